@@ -1,0 +1,32 @@
+# The README's commands. Every target installs what is missing first (scripts/install-deps.sh is
+# idempotent and fast when nothing is missing), so each works on a fresh Debian 12 machine.
+PRESET ?= release
+BIN     = build/$(PRESET)/bin
+LISTEN ?= 127.0.0.1:7878
+
+.PHONY: all deps build run test test-asan test-tsan clean
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake --preset $(PRESET) >/dev/null
+	@cmake --build --preset $(PRESET)
+
+run: build
+	@mkdir -p var/data var/cache
+	@echo "ferryd on $(LISTEN); try: $(BIN)/ferry --server $(LISTEN) put README.md && $(BIN)/ferry --server $(LISTEN) ls"
+	@exec $(BIN)/ferryd --listen $(LISTEN) --data var/data --cache var/cache
+
+test: build
+	@ctest --preset $(PRESET)
+
+test-asan:
+	@$(MAKE) --no-print-directory test PRESET=asan
+
+test-tsan:
+	@$(MAKE) --no-print-directory test PRESET=tsan
+
+clean:
+	rm -rf build

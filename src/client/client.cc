@@ -1,0 +1,280 @@
+#include "client/client.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/units.h"
+#include "protocol/request.h"
+
+namespace ferry::client {
+namespace {
+
+constexpr std::size_t kChunk = 1 << 20;
+constexpr std::size_t kMaxReplyLine = 64 * 1024;
+
+Status SetTimeouts(int fd, std::chrono::milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
+    return PosixError(errno, "set socket timeouts");
+  }
+  return Status::Ok();
+}
+
+Status NetworkError(int error_number, std::string_view what) {
+  if (error_number == EAGAIN || error_number == EWOULDBLOCK) {
+    return Status::Busy(fmt::format("{}: the server did not answer in time", what));
+  }
+  return Status::Internal(fmt::format("{}: {}", what, std::strerror(error_number)));
+}
+
+Status WriteAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t wrote = ::write(fd, bytes.data(), bytes.size());
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return PosixError(errno, "write");
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(wrote));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
+  std::signal(SIGPIPE, SIG_IGN);
+  std::size_t colon = options.server.rfind(':');
+  if (colon == std::string::npos) {
+    return Status::BadRequest(fmt::format("server '{}' is not HOST:PORT", options.server));
+  }
+  std::string host = options.server.substr(0, colon);
+  std::string port = options.server.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return Status::BadRequest(fmt::format("cannot resolve {}: {}", options.server, gai_strerror(rc)));
+  }
+  int last_error = 0;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    (void)SetTimeouts(fd, options.io_timeout);
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      ::freeaddrinfo(found);
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      return std::unique_ptr<Client>(new Client(fd));
+    }
+    last_error = errno;
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return Status::Busy(fmt::format("cannot connect to {}: {}", options.server,
+                                  std::strerror(last_error)));
+}
+
+Client::~Client() { ::close(fd_); }
+
+Status Client::SendRaw(std::string_view bytes) {
+  while (!bytes.empty()) {
+    ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      return NetworkError(errno, "send");
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(sent));
+  }
+  return Status::Ok();
+}
+
+Result<std::string> Client::ReadLine() {
+  while (true) {
+    std::size_t lf = buffer_.find('\n', begin_);
+    if (lf != std::string::npos) {
+      std::string line = buffer_.substr(begin_, lf - begin_);
+      begin_ = lf + 1;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      return line;
+    }
+    if (buffer_.size() - begin_ > kMaxReplyLine) return Status::Internal("reply line too long");
+    buffer_.erase(0, begin_);
+    begin_ = 0;
+    std::size_t old = buffer_.size();
+    buffer_.resize(old + 16384);
+    ssize_t got = ::recv(fd_, buffer_.data() + old, 16384, 0);
+    buffer_.resize(old + static_cast<std::size_t>(std::max<ssize_t>(got, 0)));
+    if (got == 0) return Status::Internal("the server closed the connection");
+    if (got < 0 && errno != EINTR) return NetworkError(errno, "receive");
+  }
+}
+
+Status Client::ReadExact(std::uint64_t length, const Sink& sink) {
+  std::size_t buffered = std::min<std::uint64_t>(buffer_.size() - begin_, length);
+  if (buffered > 0) {
+    if (Status s = sink({buffer_.data() + begin_, buffered}); !s.ok()) return s;
+    begin_ += buffered;
+    length -= buffered;
+  }
+  std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(length, kChunk)));
+  while (length > 0) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, chunk.size()));
+    ssize_t got = ::recv(fd_, chunk.data(), want, 0);
+    if (got == 0) return Status::Internal("the server closed the connection mid-transfer");
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return NetworkError(errno, "receive");
+    }
+    if (Status s = sink({chunk.data(), static_cast<std::size_t>(got)}); !s.ok()) return s;
+    length -= static_cast<std::uint64_t>(got);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<protocol::FileEntry>> Client::List(std::string_view prefix) {
+  protocol::Request request{.command = protocol::Command::kList, .prefix = std::string(prefix)};
+  if (Status s = SendRaw(protocol::EncodeRequest(request)); !s.ok()) return s;
+  Result<std::string> head = ReadLine();
+  if (!head.ok()) return head.status();
+  Result<std::size_t> count = protocol::ParseListHead(*head);
+  if (!count.ok()) return count.status();
+  std::vector<protocol::FileEntry> entries;
+  entries.reserve(std::min<std::size_t>(*count, 1 << 20));
+  for (std::size_t i = 0; i < *count; ++i) {
+    Result<std::string> line = ReadLine();
+    if (!line.ok()) return line.status();
+    Result<protocol::FileEntry> entry = protocol::ParseListEntry(*line);
+    if (!entry.ok()) return entry.status();
+    entries.push_back(std::move(*entry));
+  }
+  return entries;
+}
+
+Result<protocol::FileEntry> Client::Stat(const ObjectName& name) {
+  protocol::Request request{.command = protocol::Command::kStat, .name = name};
+  if (Status s = SendRaw(protocol::EncodeRequest(request)); !s.ok()) return s;
+  Result<std::string> line = ReadLine();
+  if (!line.ok()) return line.status();
+  return protocol::ParseStat(*line, name.str());
+}
+
+Result<protocol::GetHead> Client::Get(const ObjectName& name, std::uint64_t offset,
+                                      std::optional<std::uint64_t> length, const Sink& sink) {
+  protocol::Request request{
+      .command = protocol::Command::kGet, .name = name, .offset = offset, .length = length};
+  if (Status s = SendRaw(protocol::EncodeRequest(request)); !s.ok()) return s;
+  Result<std::string> line = ReadLine();
+  if (!line.ok()) return line.status();
+  Result<protocol::GetHead> head = protocol::ParseGetHead(*line);
+  if (!head.ok()) return head.status();
+  if (Status s = ReadExact(head->length, sink); !s.ok()) return s;
+  return head;
+}
+
+Result<protocol::PutDone> Client::Put(const ObjectName& name, int fd, std::uint64_t size,
+                                      const std::optional<Checksum>& checksum,
+                                      const Progress& progress) {
+  protocol::Request request{
+      .command = protocol::Command::kPut, .name = name, .size = size, .checksum = checksum};
+  if (Status s = SendRaw(protocol::EncodeRequest(request)); !s.ok()) return s;
+  std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(size, kChunk)));
+  std::uint64_t sent = 0;
+  while (sent < size) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size - sent, chunk.size()));
+    ssize_t got = ::read(fd, chunk.data(), want);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return PosixError(errno, "read the local file");
+    if (got == 0) return Status::Conflict("the local file shrank during the upload");
+    if (Status s = SendRaw({chunk.data(), static_cast<std::size_t>(got)}); !s.ok()) return s;
+    sent += static_cast<std::uint64_t>(got);
+    if (progress) progress(sent);
+  }
+  Result<std::string> line = ReadLine();
+  if (!line.ok()) return line.status();
+  return protocol::ParsePutDone(*line);
+}
+
+Status Client::Remove(const ObjectName& name) {
+  protocol::Request request{.command = protocol::Command::kDel, .name = name};
+  if (Status s = SendRaw(protocol::EncodeRequest(request)); !s.ok()) return s;
+  Result<std::string> line = ReadLine();
+  if (!line.ok()) return line.status();
+  return protocol::ParseReplyLine(*line).status();
+}
+
+Status Client::Quit() {
+  if (Status s = SendRaw("QUIT\n"); !s.ok()) return s;
+  Result<std::string> line = ReadLine();
+  return line.ok() ? protocol::ParseReplyLine(*line).status() : line.status();
+}
+
+Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
+                                       const std::string& path, const Progress& progress) {
+  bool to_stdout = path == "-";
+  std::string part = path + ".ferry-part";
+  int fd = to_stdout ? STDOUT_FILENO : ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return PosixError(errno, fmt::format("create {}", part));
+  Hasher hasher(ChecksumAlgo::kXxh128);
+  std::uint64_t done = 0;
+  auto sink = [&](std::string_view bytes) {
+    hasher.Update(bytes);
+    done += bytes.size();
+    if (progress) progress(done);
+    return WriteAll(fd, bytes);
+  };
+  Result<protocol::GetHead> head = client.Get(name, 0, std::nullopt, sink);
+  Status status = head.status();
+  if (status.ok() && head->checksum.algo == ChecksumAlgo::kXxh128 &&
+      hasher.Finish() != head->checksum) {
+    status = Status::ChecksumMismatch(fmt::format("{}: received bytes do not match {}", name.str(),
+                                                  head->checksum.ToString()));
+  }
+  if (to_stdout) return status.ok() ? head : Result<protocol::GetHead>(status);
+  if (status.ok() && ::fsync(fd) != 0) status = PosixError(errno, fmt::format("sync {}", part));
+  ::close(fd);
+  if (status.ok() && ::rename(part.c_str(), path.c_str()) != 0) {
+    status = PosixError(errno, fmt::format("rename to {}", path));
+  }
+  if (!status.ok()) {
+    ::unlink(part.c_str());
+    return status;
+  }
+  return head;
+}
+
+Result<protocol::PutDone> UploadFile(Client& client, const std::string& path,
+                                     const ObjectName& name, const Progress& progress) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return PosixError(errno, fmt::format("open {}", path));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::BadRequest(fmt::format("{} is not a regular file", path));
+  }
+  auto size = static_cast<std::uint64_t>(st.st_size);
+  Result<Checksum> checksum = ChecksumFd(fd, ChecksumAlgo::kXxh128, 0, size);
+  Result<protocol::PutDone> done =
+      checksum.ok() ? client.Put(name, fd, size, *checksum, progress)
+                    : Result<protocol::PutDone>(checksum.status());
+  ::close(fd);
+  return done;
+}
+
+}  // namespace ferry::client

@@ -1,0 +1,71 @@
+// Client: the native protocol from the client's side, over one blocking TCP connection.
+// The ferry CLI and the integration tests both use it. One Client per thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/checksum.h"
+#include "common/object_name.h"
+#include "common/status.h"
+#include "protocol/reply.h"
+
+namespace ferry::client {
+
+struct ClientOptions {
+  std::string server = "127.0.0.1:7878";  // HOST:PORT, [V6]:PORT, or a name to resolve
+  // A connection that moves no byte for this long fails (the server is gone or hung).
+  std::chrono::milliseconds io_timeout{60'000};
+};
+
+// Called with each chunk of a download; a non-OK Status stops the transfer.
+using Sink = std::function<Status(std::string_view bytes)>;
+// Called with the bytes moved so far, at most once per chunk.
+using Progress = std::function<void(std::uint64_t done)>;
+
+class Client {
+ public:
+  static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+  ~Client();
+
+  Result<std::vector<protocol::FileEntry>> List(std::string_view prefix);
+  Result<protocol::FileEntry> Stat(const ObjectName& name);
+  // Streams the bytes of `name` from `offset` (at most `length`) to `sink`. The head's checksum
+  // is of the whole file; checking it is the caller's (see DownloadFile).
+  Result<protocol::GetHead> Get(const ObjectName& name, std::uint64_t offset,
+                                std::optional<std::uint64_t> length, const Sink& sink);
+  // Sends `size` bytes read from `fd` (from its current position) as `name`.
+  Result<protocol::PutDone> Put(const ObjectName& name, int fd, std::uint64_t size,
+                                const std::optional<Checksum>& checksum,
+                                const Progress& progress = nullptr);
+  Status Remove(const ObjectName& name);
+  Status Quit();
+
+  // Raw access for tests: send bytes, read a line.
+  Status SendRaw(std::string_view bytes);
+  Result<std::string> ReadLine();
+
+ private:
+  explicit Client(int fd) : fd_(fd) {}
+  Status ReadExact(std::uint64_t length, const Sink& sink);
+
+  int fd_;
+  std::string buffer_;  // received, not yet consumed
+  std::size_t begin_ = 0;
+};
+
+// Downloads `name` to `path` through PATH.ferry-part, renamed only once the whole file's
+// checksum matches; "-" writes to stdout (checked at the end).
+Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
+                                       const std::string& path, const Progress& progress = nullptr);
+// Uploads the file at `path` as `name`, with its xxh128 so the server verifies it.
+Result<protocol::PutDone> UploadFile(Client& client, const std::string& path,
+                                     const ObjectName& name, const Progress& progress = nullptr);
+
+}  // namespace ferry::client

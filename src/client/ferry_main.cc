@@ -1,0 +1,195 @@
+// ferry: the command-line client. Exit codes: 0 success, 1 the operation failed (message on
+// stderr), 2 usage error.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "client/client.h"
+#include "common/units.h"
+
+namespace {
+
+using ferry::ObjectName;
+using ferry::Result;
+using ferry::Status;
+using ferry::client::Client;
+using ferry::protocol::FileEntry;
+
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+
+struct Options {
+  std::string server;
+  bool json = false;
+};
+
+int Fail(const Status& status) {
+  std::cerr << "ferry: " << status.ToString() << "\n";
+  return kExitFailed;
+}
+
+// A name from the command line; a bad one is a usage error, caught before any connection.
+std::optional<ObjectName> NameArg(const std::string& text) {
+  Result<ObjectName> name = ObjectName::FromDecoded(text);
+  if (!name.ok()) {
+    std::cerr << "ferry: '" << text << "': " << name.status().message() << "\n";
+    return std::nullopt;
+  }
+  return *name;
+}
+
+Result<std::unique_ptr<Client>> Connect(const Options& options) {
+  return Client::Connect({.server = options.server});
+}
+
+std::string FormatTime(std::int64_t seconds) {
+  std::time_t t = seconds;
+  std::tm tm{};
+  ::localtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M", &tm);
+  return text;
+}
+
+nlohmann::json ToJson(const FileEntry& entry) {
+  nlohmann::json j = {{"name", entry.name}, {"size", entry.size}, {"mtime", entry.mtime},
+                      {"cached", entry.cached}};
+  if (entry.checksum) j["checksum"] = entry.checksum->ToString();
+  return j;
+}
+
+int RunList(const Options& options, const std::string& prefix) {
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(client.status());
+  auto entries = (*client)->List(prefix);
+  if (!entries.ok()) return Fail(entries.status());
+  if (options.json) {
+    nlohmann::json array = nlohmann::json::array();
+    for (const FileEntry& entry : *entries) array.push_back(ToJson(entry));
+    std::cout << array.dump() << "\n";
+    return 0;
+  }
+  for (const FileEntry& entry : *entries) {
+    std::cout << fmt::format("{:>12}  {}  {}  {}\n", entry.size, FormatTime(entry.mtime),
+                             entry.cached ? 'C' : '-', entry.name);
+  }
+  return 0;
+}
+
+int RunStat(const Options& options, const std::string& text) {
+  auto name = NameArg(text);
+  if (!name) return kExitUsage;
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(client.status());
+  auto entry = (*client)->Stat(*name);
+  if (!entry.ok()) return Fail(entry.status());
+  if (options.json) {
+    std::cout << ToJson(*entry).dump() << "\n";
+  } else {
+    std::cout << fmt::format("name:     {}\nsize:     {} ({})\nmodified: {}\nchecksum: {}\ncached:   {}\n",
+                             entry->name, entry->size, ferry::FormatBytes(entry->size),
+                             FormatTime(entry->mtime), entry->checksum->ToString(),
+                             entry->cached ? "yes" : "no");
+  }
+  return 0;
+}
+
+int RunGet(const Options& options, const std::string& text, std::string output) {
+  auto name = NameArg(text);
+  if (!name) return kExitUsage;
+  if (output.empty()) output = std::filesystem::path(name->str()).filename().string();
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(client.status());
+  auto head = ferry::client::DownloadFile(**client, *name, output);
+  if (!head.ok()) return Fail(head.status());
+  if (output != "-" && !options.json) {
+    std::cerr << fmt::format("{} -> {} ({})\n", name->str(), output, ferry::FormatBytes(head->size));
+  }
+  if (options.json) {
+    std::cout << nlohmann::json{{"name", name->str()}, {"path", output}, {"size", head->size},
+                                {"checksum", head->checksum.ToString()}}
+                     .dump()
+              << "\n";
+  }
+  return 0;
+}
+
+int RunPut(const Options& options, const std::string& path, std::string text) {
+  if (text.empty()) text = std::filesystem::path(path).filename().string();
+  auto name = NameArg(text);
+  if (!name) return kExitUsage;
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(client.status());
+  auto done = ferry::client::UploadFile(**client, path, *name);
+  if (!done.ok()) return Fail(done.status());
+  if (options.json) {
+    std::cout << nlohmann::json{{"name", name->str()}, {"path", path}, {"size", done->size},
+                                {"checksum", done->checksum.ToString()}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cerr << fmt::format("{} -> {} ({})\n", path, name->str(), ferry::FormatBytes(done->size));
+  }
+  return 0;
+}
+
+int RunRemove(const Options& options, const std::string& text) {
+  auto name = NameArg(text);
+  if (!name) return kExitUsage;
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(client.status());
+  if (Status s = (*client)->Remove(*name); !s.ok()) return Fail(s);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ferry: list, download and upload files on a ferryd server", "ferry"};
+  app.set_version_flag("--version", "ferry " FERRY_VERSION);
+  app.footer(
+      "Names are paths relative to the server's root, with '/' between folders.\n"
+      "Exit codes: 0 success, 1 the operation failed (message on stderr), 2 usage error.\n"
+      "Environment: FERRY_SERVER=HOST:PORT (the default server).");
+  Options options;
+  const char* env_server = std::getenv("FERRY_SERVER");
+  options.server = env_server != nullptr ? env_server : "127.0.0.1:7878";
+  app.add_option("-s,--server", options.server, "server HOST:PORT (default: $FERRY_SERVER or "
+                                                "127.0.0.1:7878)");
+  app.add_flag("--json", options.json, "print JSON for scripts");
+  app.require_subcommand(1);
+
+  std::string prefix, name, path, output;
+  auto* ls = app.add_subcommand("ls", "list files (optionally only names starting with PREFIX)");
+  ls->add_option("prefix", prefix, "name prefix, e.g. logs/");
+  auto* stat = app.add_subcommand("stat", "show a file's size, time, checksum and cache state");
+  stat->add_option("name", name, "file name")->required();
+  auto* get = app.add_subcommand("get", "download a file (verified by its checksum)");
+  get->add_option("name", name, "file name")->required();
+  get->add_option("-o,--output", output, "where to write it ('-' for stdout; default: its base name)");
+  auto* put = app.add_subcommand("put", "upload a file (stored atomically, verified)");
+  put->add_option("path", path, "local file")->required();
+  put->add_option("name", name, "name on the server (default: the file's base name)");
+  auto* rm = app.add_subcommand("rm", "delete a file");
+  rm->add_option("name", name, "file name")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int code = app.exit(error);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  if (*ls) return RunList(options, prefix);
+  if (*stat) return RunStat(options, name);
+  if (*get) return RunGet(options, name, output);
+  if (*put) return RunPut(options, path, name);
+  if (*rm) return RunRemove(options, name);
+  return kExitUsage;
+}

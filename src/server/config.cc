@@ -1,0 +1,126 @@
+#include "server/config.h"
+
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace ferry::server {
+namespace {
+
+// Keys of the TOML file; each is also a flag of the same name.
+constexpr std::string_view kKnownKeys[] = {"listen", "data", "cache", "threads", "log-level",
+                                           "drain-timeout-ms"};
+
+bool IsInside(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  auto a = std::filesystem::weakly_canonical(inner);
+  auto b = std::filesystem::weakly_canonical(outer);
+  auto [end, _] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
+  return end == b.end();
+}
+
+Status ApplyFile(const std::filesystem::path& file, const CLI::App& app, Config& config) {
+  toml::table table;
+  try {
+    table = toml::parse_file(file.string());
+  } catch (const toml::parse_error& error) {
+    return Status::BadRequest(fmt::format("{}: {}", file.string(), error.description()));
+  }
+  for (auto&& [key, value] : table) {
+    std::string_view name = key.str();
+    if (std::find(std::begin(kKnownKeys), std::end(kKnownKeys), name) == std::end(kKnownKeys)) {
+      return Status::BadRequest(fmt::format("{}: unknown key '{}'", file.string(), name));
+    }
+    if (app.count("--" + std::string(name)) > 0) continue;  // the flag wins
+    std::optional<std::string> text = value.value<std::string>();
+    std::optional<std::int64_t> number = value.value<std::int64_t>();
+    bool ok;
+    std::string data_text = config.data.string(), cache_text = config.cache.string();
+    if (name == "threads") {
+      ok = number && *number >= 0 && *number <= 1024;
+      if (ok) config.threads = static_cast<unsigned>(*number);
+    } else if (name == "drain-timeout-ms") {
+      ok = number && *number >= 0;
+      if (ok) config.drain_timeout = std::chrono::milliseconds(*number);
+    } else {
+      ok = text.has_value();
+      std::string& target = name == "listen"  ? config.listen
+                            : name == "data"  ? data_text
+                            : name == "cache" ? cache_text
+                                              : config.log_level;
+      if (ok) target = *text;
+    }
+    if (!ok) return Status::BadRequest(fmt::format("{}: bad value for '{}'", file.string(), name));
+    config.data = data_text;
+    config.cache = cache_text;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateConfig(const Config& config) {
+  if (config.listen.rfind(':') == std::string::npos) {
+    return Status::BadRequest(fmt::format("--listen wants HOST:PORT, got '{}'", config.listen));
+  }
+  if (!config.cache.empty() &&
+      (IsInside(config.cache, config.data) || IsInside(config.data, config.cache))) {
+    return Status::BadRequest("the cache folder and the data folder must not contain each other");
+  }
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn",
+                                                 "error", "critical", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
+    return Status::BadRequest(fmt::format("unknown log level '{}'", config.log_level));
+  }
+  return Status::Ok();
+}
+
+Invocation ParseCommandLine(int argc, char** argv) {
+  Invocation result;
+  Config& config = result.config;
+  CLI::App app{"ferryd: serves files over the ferry protocol, with a cache of hot files", "ferryd"};
+  app.set_version_flag("--version", "ferryd " FERRY_VERSION);
+  std::string config_file;
+  std::int64_t drain_ms = config.drain_timeout.count();
+  std::string data = config.data.string(), cache = config.cache.string(), ready;
+  app.add_option("--config", config_file, "TOML file with any of the options below (flags win)");
+  app.add_option("--listen", config.listen, "HOST:PORT for the native protocol (port 0: any free)")
+      ->capture_default_str();
+  app.add_option("--data", data, "folder of the data store")->capture_default_str();
+  app.add_option("--cache", cache, "folder of the cache ('' for none)")->capture_default_str();
+  app.add_option("--threads", config.threads, "event-loop threads (0: one per core)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  app.add_option("--log-level", config.log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  app.add_option("--drain-timeout-ms", drain_ms,
+                 "on SIGTERM, how long transfers in flight may take to finish")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--ready-file", ready, "write the bound address here once listening");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    result.exit_now = true;
+    result.exit_code = app.exit(error) == 0 ? 0 : 2;
+    return result;
+  }
+  config.data = data;
+  config.cache = cache;
+  config.ready_file = ready;
+  config.drain_timeout = std::chrono::milliseconds(drain_ms);
+  Status status;
+  if (!config_file.empty()) status = ApplyFile(config_file, app, config);
+  if (status.ok()) status = ValidateConfig(config);
+  if (!status.ok()) {
+    std::cerr << "ferryd: " << status.message() << "\n";
+    result.exit_now = true;
+    result.exit_code = 2;
+  }
+  if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
+  return result;
+}
+
+}  // namespace ferry::server

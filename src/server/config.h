@@ -1,0 +1,41 @@
+// ferryd's configuration: flags (CLI11) over an optional TOML file over these defaults.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "common/status.h"
+
+namespace ferry::server {
+
+struct Config {
+  // HOST:PORT of the native protocol; port 0 picks a free port (see ready_file).
+  std::string listen = "127.0.0.1:7878";
+  std::filesystem::path data = "var/data";    // the data store, the source of truth
+  std::filesystem::path cache = "var/cache";  // the cache folder; empty: no cache
+  unsigned threads = 0;                       // event-loop threads; 0: one per core
+  std::string log_level = "info";             // trace, debug, info, warn, error, off
+  // Once listening, the bound address ("127.0.0.1:40213") is written to this file
+  // atomically: how tests and scripts learn an ephemeral port. Empty: not written.
+  std::filesystem::path ready_file;
+  // On SIGINT/SIGTERM, transfers in flight get this long to finish before they are cut.
+  std::chrono::milliseconds drain_timeout{10'000};
+};
+
+// What the command line asked for.
+struct Invocation {
+  Config config;
+  bool exit_now = false;  // --help or --version printed; exit with exit_code
+  int exit_code = 0;
+};
+
+// Parses argv and the --config file it names. Errors (unknown flags or keys, bad values,
+// cache folder inside the data folder) print a clear message and set exit_now with code 2.
+Invocation ParseCommandLine(int argc, char** argv);
+
+// Checks a Config for values that cannot work (unparsable address, overlapping folders).
+Status ValidateConfig(const Config& config);
+
+}  // namespace ferry::server

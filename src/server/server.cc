@@ -1,0 +1,248 @@
+#include "server/server.h"
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <fstream>
+#include <list>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "common/units.h"
+#include "server/session.h"
+#include "store/store.h"
+
+namespace ferry::server {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using boost::system::error_code;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+Result<tcp::endpoint> ParseEndpoint(const std::string& text) {
+  std::size_t colon = text.rfind(':');
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::uint64_t port = 0;
+  if (!ParseUint(text.substr(colon + 1), port) || port > 65535) {
+    return Status::BadRequest(fmt::format("bad port in '{}'", text));
+  }
+  error_code error;
+  auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, error);
+  if (error) return Status::BadRequest(fmt::format("bad address in '{}'", text));
+  return tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+// One event-loop thread: its io_context, its listener and the sessions it owns.
+struct Worker {
+  asio::io_context io{1};
+  std::optional<tcp::acceptor> acceptor;
+  std::list<SessionHandle> sessions;
+  std::thread thread;
+};
+
+void LogException(std::exception_ptr error, std::string_view where) {
+  if (!error) return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    spdlog::error("{}: {}", where, e.what());
+  }
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Config config;
+  std::unique_ptr<store::Store> data;
+  std::unique_ptr<cache::Cache> cache;
+  std::unique_ptr<asio::thread_pool> blocking_pool;
+  std::unique_ptr<service::FileService> service;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> live_sessions{0};
+
+  Status OpenStores();
+  Status Listen();
+  asio::awaitable<void> AcceptLoop(Worker& worker);
+  asio::awaitable<void> WatchSignals();
+  void ForEachSession(bool idle_only);
+};
+
+Status Server::Impl::OpenStores() {
+  auto opened = store::OpenLocalStore({config.data, /*durable=*/true});
+  if (!opened.ok()) return opened.status();
+  data = std::move(*opened);
+  if (!config.cache.empty()) {
+    auto folder = store::OpenLocalStore({config.cache, /*durable=*/false});
+    if (!folder.ok()) return folder.status();
+    cache = std::make_unique<cache::Cache>(std::move(*folder));
+  }
+  blocking_pool = std::make_unique<asio::thread_pool>(std::max(4u, 2 * config.threads));
+  service = std::make_unique<service::FileService>(
+      *data, cache.get(), [pool = blocking_pool.get()](std::function<void()> job) {
+        asio::post(*pool, std::move(job));
+      });
+  return Status::Ok();
+}
+
+Status Server::Impl::Listen() {
+  auto endpoint = ParseEndpoint(config.listen);
+  if (!endpoint.ok()) return endpoint.status();
+  // Every thread gets its own listener on the same port (SO_REUSEPORT): the kernel spreads
+  // connections over them, and no accept lock is shared.
+  using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+  for (unsigned i = 0; i < config.threads; ++i) {
+    auto worker = std::make_unique<Worker>();
+    tcp::acceptor& acceptor = worker->acceptor.emplace(worker->io);
+    error_code error;
+    acceptor.open(endpoint->protocol(), error);
+    if (!error) acceptor.set_option(tcp::acceptor::reuse_address(true), error);
+    if (!error) acceptor.set_option(ReusePort(true), error);
+    if (!error) acceptor.bind(*endpoint, error);
+    if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+    if (error) {
+      return Status::Internal(fmt::format("listen on {}: {}", config.listen, error.message()));
+    }
+    endpoint->port(acceptor.local_endpoint().port());  // the others share an ephemeral port
+    workers.push_back(std::move(worker));
+  }
+  std::string bound = fmt::format("{}:{}", endpoint->address().to_string(), endpoint->port());
+  spdlog::info("listening on {} with {} threads; data {}, cache {}", bound, config.threads,
+               config.data.string(), config.cache.empty() ? "off" : config.cache.string());
+  if (!config.ready_file.empty()) {
+    std::filesystem::path tmp = config.ready_file;
+    tmp += ".tmp";
+    std::ofstream(tmp) << bound << "\n";
+    std::filesystem::rename(tmp, config.ready_file);
+  }
+  return Status::Ok();
+}
+
+asio::awaitable<void> Server::Impl::AcceptLoop(Worker& worker) {
+  asio::steady_timer backoff(worker.io);
+  while (!stopping.load()) {
+    auto [error, socket] = co_await worker.acceptor->async_accept(kNoThrow);
+    if (error == asio::error::operation_aborted || !worker.acceptor->is_open()) break;
+    if (error) {
+      // Out of descriptors or memory: keep serving the connections we have, retry shortly.
+      spdlog::warn("accept: {}", error.message());
+      backoff.expires_after(std::chrono::milliseconds(50));
+      co_await backoff.async_wait(kNoThrow);
+      continue;
+    }
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    live_sessions.fetch_add(1);
+    SessionContext context{*service, *blocking_pool, stopping};
+    asio::co_spawn(worker.io, RunSession(context, std::move(socket), worker.sessions),
+                   [this](std::exception_ptr e) {
+                     LogException(e, "session");
+                     live_sessions.fetch_sub(1);
+                   });
+  }
+}
+
+void Server::Impl::ForEachSession(bool idle_only) {
+  for (auto& worker : workers) {
+    asio::post(worker->io, [w = worker.get(), idle_only] {
+      if (idle_only) {
+        error_code ignored;
+        if (w->acceptor) w->acceptor->close(ignored);
+      }
+      for (SessionHandle& session : w->sessions) {
+        if (idle_only && session.busy) continue;
+        error_code ignored;
+        // shutdown, not close: the descriptor stays valid until the session ends.
+        if (!idle_only) session.socket->shutdown(tcp::socket::shutdown_both, ignored);
+        session.socket->cancel(ignored);
+      }
+    });
+  }
+}
+
+// First SIGINT/SIGTERM: stop accepting, close idle connections, let transfers in flight
+// finish within the drain timeout, then cut what is left. A second signal cuts at once.
+asio::awaitable<void> Server::Impl::WatchSignals() {
+  auto& io = workers.front()->io;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  auto [error, number] = co_await signals.async_wait(kNoThrow);
+  if (error) co_return;
+  spdlog::info("signal {}: draining {} connections (up to {} ms)", number, live_sessions.load(),
+               config.drain_timeout.count());
+  stopping.store(true);
+  ForEachSession(/*idle_only=*/true);
+
+  bool second_signal = false;
+  signals.async_wait([&](error_code e, int) { second_signal = !e; });
+  auto deadline = std::chrono::steady_clock::now() + config.drain_timeout;
+  asio::steady_timer tick(io);
+  while (live_sessions.load() > 0 && !second_signal &&
+         std::chrono::steady_clock::now() < deadline) {
+    tick.expires_after(std::chrono::milliseconds(20));
+    co_await tick.async_wait(kNoThrow);
+  }
+  if (live_sessions.load() > 0) {
+    spdlog::warn("cutting {} connections", live_sessions.load());
+    ForEachSession(/*idle_only=*/false);
+  }
+  signals.cancel();
+  tick.expires_after(std::chrono::milliseconds(1));
+  co_await tick.async_wait(kNoThrow);  // let the handler of the second wait run
+}
+
+Server::Server(Config config) : impl_(std::make_unique<Impl>()) {
+  impl_->config = std::move(config);
+}
+
+Server::~Server() = default;
+
+int Server::Run() {
+  Impl& impl = *impl_;
+  std::signal(SIGPIPE, SIG_IGN);  // a vanished client is an error code, not a signal
+  if (Status s = impl.OpenStores(); !s.ok()) {
+    spdlog::critical("cannot open the stores: {}", s.ToString());
+    return 1;
+  }
+  if (Status s = impl.Listen(); !s.ok()) {
+    spdlog::critical("{}", s.ToString());
+    return 1;
+  }
+  for (auto& worker : impl.workers) {
+    asio::co_spawn(worker->io, impl.AcceptLoop(*worker),
+                   [](std::exception_ptr e) { LogException(e, "accept loop"); });
+  }
+  asio::co_spawn(impl.workers.front()->io, impl.WatchSignals(),
+                 [](std::exception_ptr e) { LogException(e, "signals"); });
+  for (auto& worker : impl.workers) {
+    worker->thread = std::thread([w = worker.get()] { w->io.run(); });
+  }
+  for (auto& worker : impl.workers) worker->thread.join();
+  impl.blocking_pool->join();  // cache fills in progress complete
+  spdlog::info("stopped");
+  return 0;
+}
+
+void InitLogging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("ferryd");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace ferry::server

@@ -1,0 +1,138 @@
+#include "service/file_service.h"
+
+#include <fmt/format.h>
+
+namespace ferry::service {
+
+Upload::Upload(std::unique_ptr<store::WriteFile> file, ObjectName name,
+               std::optional<std::uint64_t> expected_size, std::optional<Checksum> expected,
+               std::function<void(const ObjectName&)> on_commit)
+    : file_(std::move(file)), name_(std::move(name)), expected_size_(expected_size),
+      expected_(std::move(expected)), on_commit_(std::move(on_commit)) {
+  if (expected_ && expected_->algo != ChecksumAlgo::kXxh128) requested_.emplace(expected_->algo);
+}
+
+Status Upload::Append(std::string_view bytes) {
+  if (expected_size_ && received_ + bytes.size() > *expected_size_) {
+    return Status::TooLarge("more bytes than the announced size");
+  }
+  canonical_.Update(bytes);
+  if (requested_) requested_->Update(bytes);
+  received_ += bytes.size();
+  return file_->Append(bytes);
+}
+
+Result<protocol::PutDone> Upload::Commit() {
+  if (expected_size_ && received_ != *expected_size_) {
+    return Status::BadRequest(
+        fmt::format("got {} bytes of the announced {}", received_, *expected_size_));
+  }
+  Checksum canonical = canonical_.Finish();
+  Checksum reply = requested_ ? requested_->Finish() : canonical;
+  if (expected_ && *expected_ != reply) {
+    return Status::ChecksumMismatch(fmt::format("{}: sent {}, received bytes have {}", name_.str(),
+                                                expected_->ToString(), reply.ToString()));
+  }
+  Result<store::FileVersion> version = file_->Commit(canonical);
+  if (!version.ok()) return version.status();
+  on_commit_(name_);
+  return protocol::PutDone{received_, reply};
+}
+
+FileService::FileService(store::Store& data, cache::Cache* cache, BackgroundRunner background)
+    : data_(data), cache_(cache), background_(std::move(background)) {}
+
+Result<std::vector<protocol::FileEntry>> FileService::List(std::string_view prefix) {
+  Result<std::vector<store::StoredFile>> files = data_.List(prefix);
+  if (!files.ok()) return files.status();
+  std::set<std::string> cached;
+  if (cache_ != nullptr) cached = cache_->CachedNames(prefix);
+  std::vector<protocol::FileEntry> entries;
+  entries.reserve(files->size());
+  for (store::StoredFile& file : *files) {
+    bool in_cache = cached.contains(file.name);
+    entries.push_back({std::move(file.name), file.version.size, file.version.mtime_seconds(),
+                       in_cache, std::nullopt});
+  }
+  return entries;
+}
+
+Result<Checksum> FileService::ChecksumOf(store::ReadFile& file) {
+  if (std::optional<Checksum> known = data_.RememberedChecksum(file)) return *known;
+  Hasher hasher(ChecksumAlgo::kXxh128);
+  std::vector<char> buffer(1 << 20);
+  std::uint64_t offset = 0;
+  while (offset < file.version().size) {
+    Result<std::size_t> got = file.ReadAt(offset, buffer);
+    if (!got.ok()) return got.status();
+    if (*got == 0) return Status::Conflict("file shrank while its checksum was computed");
+    hasher.Update(buffer.data(), *got);
+    offset += *got;
+  }
+  Checksum checksum = hasher.Finish();
+  data_.RememberChecksum(file, checksum);
+  return checksum;
+}
+
+Result<protocol::FileEntry> FileService::Stat(const ObjectName& name) {
+  Result<std::unique_ptr<store::ReadFile>> file = data_.OpenRead(name);
+  if (!file.ok()) return file.status();
+  Result<Checksum> checksum = ChecksumOf(**file);
+  if (!checksum.ok()) return checksum.status();
+  const store::FileVersion& v = (*file)->version();
+  bool cached = cache_ != nullptr && cache_->Lookup(name, *checksum) != nullptr;
+  return protocol::FileEntry{name.str(), v.size, v.mtime_seconds(), cached, *checksum};
+}
+
+Result<Download> FileService::Get(const ObjectName& name, std::uint64_t offset,
+                                  std::optional<std::uint64_t> length) {
+  Result<std::unique_ptr<store::ReadFile>> file = data_.OpenRead(name);
+  if (!file.ok()) return file.status();
+  std::uint64_t size = (*file)->version().size;
+  if (offset > size) {
+    return Status::BadRange(fmt::format("offset {} is past the end ({} bytes)", offset, size));
+  }
+  Result<Checksum> checksum = ChecksumOf(**file);
+  if (!checksum.ok()) return checksum.status();
+  Download download;
+  download.offset = offset;
+  download.head = {std::min(length.value_or(size - offset), size - offset), size, *checksum};
+  if (cache_ != nullptr) {
+    download.file = cache_->Lookup(name, *checksum);
+    download.from_cache = download.file != nullptr;
+    if (!download.from_cache) StartFill(name, *checksum);
+  }
+  if (!download.file) download.file = std::move(*file);
+  return download;
+}
+
+void FileService::StartFill(const ObjectName& name, const Checksum& checksum) {
+  background_([this, name, checksum] {
+    // Its own handle: the fill may outlast the download that started it.
+    Result<std::unique_ptr<store::ReadFile>> source = data_.OpenRead(name);
+    if (source.ok()) (void)cache_->Fill(name, **source, checksum);
+  });
+}
+
+Result<std::unique_ptr<Upload>> FileService::Put(const ObjectName& name,
+                                                 std::optional<std::uint64_t> size,
+                                                 std::optional<Checksum> expected) {
+  Result<std::unique_ptr<store::WriteFile>> file = data_.BeginWrite(name);
+  if (!file.ok()) return file.status();
+  // The data file is replaced first, then the cache's copy is dropped, so no reader is served
+  // the old copy after the PUT's OK. The copy is made again on the next GET.
+  auto on_commit = [this](const ObjectName& committed) {
+    if (cache_ != nullptr) cache_->Invalidate(committed);
+  };
+  return std::make_unique<Upload>(std::move(*file), name, size, std::move(expected), on_commit);
+}
+
+Status FileService::Delete(const ObjectName& name) {
+  Status removed = data_.Remove(name);
+  if (cache_ != nullptr && (removed.ok() || removed.code() == Code::kNotFound)) {
+    cache_->Invalidate(name);
+  }
+  return removed;
+}
+
+}  // namespace ferry::service

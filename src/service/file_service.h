@@ -1,0 +1,87 @@
+// FileService: LIST, STAT, GET, PUT and DEL over the data store and its cache, for every door
+// (native protocol now, HTTP later). No sockets here: a session parses a request, calls the
+// service, and streams what it returns.
+//
+// All calls may block on disk (stat, open, checksum of a file seen for the first time, fsync),
+// so sessions run them off their event loop. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/cache.h"
+#include "common/checksum.h"
+#include "common/object_name.h"
+#include "common/status.h"
+#include "protocol/reply.h"
+#include "store/store.h"
+
+namespace ferry::service {
+
+// Runs a job in the background (the server's blocking pool; inline in tests).
+using BackgroundRunner = std::function<void(std::function<void()>)>;
+
+// An open file ready to be sent: `head.length` bytes from `offset`.
+struct Download {
+  std::unique_ptr<store::ReadFile> file;
+  std::uint64_t offset = 0;
+  protocol::GetHead head;
+  bool from_cache = false;
+};
+
+// An upload in progress. Destroying it without Commit leaves no trace (the client went away).
+class Upload {
+ public:
+  Upload(std::unique_ptr<store::WriteFile> file, ObjectName name,
+         std::optional<std::uint64_t> expected_size, std::optional<Checksum> expected,
+         std::function<void(const ObjectName&)> on_commit);
+  // 413 past the announced size (the caller frames bodies, so only a caller bug gets there).
+  Status Append(std::string_view bytes);
+  // Verifies size and checksum (422 on a mismatch, nothing replaced), then makes the file
+  // durable and visible. The reply's checksum is in the client's algorithm, or xxh128.
+  Result<protocol::PutDone> Commit();
+  std::uint64_t received() const { return received_; }
+
+ private:
+  std::unique_ptr<store::WriteFile> file_;
+  ObjectName name_;
+  std::optional<std::uint64_t> expected_size_;
+  std::optional<Checksum> expected_;
+  Hasher canonical_{ChecksumAlgo::kXxh128};
+  std::optional<Hasher> requested_;  // the client's algorithm when it is not xxh128
+  std::uint64_t received_ = 0;
+  std::function<void(const ObjectName&)> on_commit_;
+};
+
+class FileService {
+ public:
+  // `cache` may be null (no cache). `background` runs cache fills.
+  FileService(store::Store& data, cache::Cache* cache, BackgroundRunner background);
+
+  Result<std::vector<protocol::FileEntry>> List(std::string_view prefix);
+  Result<protocol::FileEntry> Stat(const ObjectName& name);
+  // GET: from the cache if it holds the current version, else from the data store (and a
+  // background fill copies it into the cache). 416 if offset > size; length is cut at the end.
+  Result<Download> Get(const ObjectName& name, std::uint64_t offset,
+                       std::optional<std::uint64_t> length);
+  // PUT: `size` nullopt means "until the client half-closes".
+  Result<std::unique_ptr<Upload>> Put(const ObjectName& name, std::optional<std::uint64_t> size,
+                                      std::optional<Checksum> expected);
+  Status Delete(const ObjectName& name);
+
+ private:
+  // The checksum of the version `file` holds: remembered, or computed once and remembered.
+  Result<Checksum> ChecksumOf(store::ReadFile& file);
+  void StartFill(const ObjectName& name, const Checksum& checksum);
+
+  store::Store& data_;
+  cache::Cache* cache_;
+  BackgroundRunner background_;
+};
+
+}  // namespace ferry::service

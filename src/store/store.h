@@ -1,0 +1,93 @@
+// Store: where the bytes of files live. One interface, several backends: a local directory
+// now (OpenLocalStore); an S3 bucket later. The protocol code sees only this interface.
+//
+// Contract for every backend:
+//   - names are ObjectNames (already validated); nothing outside the store's root is reached;
+//   - a WriteFile is invisible until Commit, which replaces the previous version atomically:
+//     a reader sees the old bytes or the new ones, never a mix, and an abandoned or failed
+//     write leaves nothing behind;
+//   - a ReadFile keeps reading the version it opened even if the name is replaced meanwhile.
+// Stores are thread-safe; a ReadFile or WriteFile belongs to one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/checksum.h"
+#include "common/object_name.h"
+#include "common/status.h"
+
+namespace ferry::store {
+
+// What identifies one version of a file: any change of content through the file system
+// (replace, rewrite, append) changes it.
+struct FileVersion {
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::uint64_t inode = 0;
+  std::uint64_t device = 0;
+
+  std::int64_t mtime_seconds() const { return mtime_ns / 1'000'000'000; }
+  friend bool operator==(const FileVersion&, const FileVersion&) = default;
+};
+
+struct StoredFile {
+  std::string name;
+  FileVersion version;
+};
+
+class ReadFile {
+ public:
+  virtual ~ReadFile() = default;
+  virtual const FileVersion& version() const = 0;
+  // A descriptor for zero-copy sends (sendfile), or -1 when the store is not file-backed.
+  virtual int fd() const = 0;
+  // Up to out.size() bytes from `offset`; 0 only at the end of the file.
+  virtual Result<std::size_t> ReadAt(std::uint64_t offset, std::span<char> out) = 0;
+};
+
+class WriteFile {
+ public:
+  // Without a successful Commit, destroying a WriteFile removes every trace of it.
+  virtual ~WriteFile() = default;
+  virtual Status Append(std::string_view bytes) = 0;
+  // Makes the written bytes durable and visible under the name (replacing any previous
+  // version atomically), remembering `checksum` as theirs. At most one call.
+  virtual Result<FileVersion> Commit(const Checksum& checksum) = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Result<FileVersion> Stat(const ObjectName& name) = 0;
+  // Every file whose name starts with `prefix` (a plain string prefix, as in S3), by name.
+  virtual Result<std::vector<StoredFile>> List(std::string_view prefix) = 0;
+  virtual Result<std::unique_ptr<ReadFile>> OpenRead(const ObjectName& name) = 0;
+  // 409 if the name is a folder; 403 if a folder on the way is a file or leads outside.
+  virtual Result<std::unique_ptr<WriteFile>> BeginWrite(const ObjectName& name) = 0;
+  virtual Status Remove(const ObjectName& name) = 0;
+
+  // The checksum remembered for exactly the version `file` holds (in `algo`), or nullopt.
+  virtual std::optional<Checksum> RememberedChecksum(ReadFile& file) = 0;
+  // Remembers `checksum` for the version `file` holds, for later RememberedChecksum calls.
+  virtual void RememberChecksum(ReadFile& file, const Checksum& checksum) = 0;
+};
+
+struct LocalStoreOptions {
+  std::filesystem::path root;  // created if missing
+  // fsync file and folder on Commit. Off for the cache: its files can always be refetched.
+  bool durable = true;
+};
+
+// A store in a local directory. Private state (temporary files of writes in progress) lives in
+// ROOT/.ferry/, which names cannot reach; leftovers of an earlier run are removed here.
+Result<std::unique_ptr<Store>> OpenLocalStore(const LocalStoreOptions& options);
+
+}  // namespace ferry::store
