@@ -1,1 +1,177 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "store/store.h"
+#include "tests/temp_dir.h"
+
+namespace ferry::store {
+namespace {
+
+using ferry::testing::ReadFile;
+using ferry::testing::TempDir;
+using ferry::testing::WriteFile;
+
+ObjectName Name(const std::string& text) { return *ObjectName::FromDecoded(text); }
+
+const Checksum kAnyChecksum = *Checksum::Parse("xxh128:00000000000000000000000000000001");
+
+class LocalStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = OpenLocalStore({dir_ / "root", true});
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(*opened);
+  }
+  std::filesystem::path Root() const { return dir_ / "root"; }
+
+  Status Put(const std::string& name, const std::string& bytes) {
+    auto file = store_->BeginWrite(Name(name));
+    if (!file.ok()) return file.status();
+    if (Status s = (*file)->Append(bytes); !s.ok()) return s;
+    return (*file)->Commit(kAnyChecksum).status();
+  }
+
+  std::string Get(const std::string& name) {
+    auto file = store_->OpenRead(Name(name));
+    if (!file.ok()) return "<" + file.status().ToString() + ">";
+    std::string bytes((*file)->version().size, '\0');
+    auto got = (*file)->ReadAt(0, {bytes.data(), bytes.size()});
+    EXPECT_TRUE(got.ok());
+    return bytes;
+  }
+
+  std::size_t TmpFiles() const {
+    std::size_t n = 0;
+    for (auto& e : std::filesystem::directory_iterator(Root() / ".ferry/tmp")) n += !e.is_directory();
+    return n;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(LocalStoreTest, WriteReadStatInNestedFolders) {
+  ASSERT_TRUE(Put("a/b/c.txt", "hello").ok());
+  EXPECT_EQ(Get("a/b/c.txt"), "hello");
+  EXPECT_EQ(ReadFile(Root() / "a/b/c.txt"), "hello");
+  auto version = store_->Stat(Name("a/b/c.txt"));
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->size, 5u);
+  EXPECT_EQ(TmpFiles(), 0u);
+}
+
+TEST_F(LocalStoreTest, ReplaceIsAtomicAndOpenReadersKeepTheirVersion) {
+  ASSERT_TRUE(Put("f", "old bytes").ok());
+  auto reader = store_->OpenRead(Name("f"));
+  ASSERT_TRUE(reader.ok());
+  auto writer = store_->BeginWrite(Name("f"));
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Append("new").ok());
+  EXPECT_EQ(Get("f"), "old bytes");  // invisible until Commit
+  ASSERT_TRUE((*writer)->Commit(kAnyChecksum).ok());
+  EXPECT_EQ(Get("f"), "new");
+  std::string old(9, '\0');
+  ASSERT_TRUE((*reader)->ReadAt(0, {old.data(), old.size()}).ok());
+  EXPECT_EQ(old, "old bytes");
+}
+
+TEST_F(LocalStoreTest, AbandonedWriteLeavesNothing) {
+  ASSERT_TRUE(Put("keep", "v1").ok());
+  {
+    auto writer = store_->BeginWrite(Name("keep"));
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Append("partial").ok());
+    EXPECT_EQ(TmpFiles(), 1u);
+  }
+  EXPECT_EQ(TmpFiles(), 0u);
+  EXPECT_EQ(Get("keep"), "v1");
+  {
+    auto writer = store_->BeginWrite(Name("new/file"));
+    ASSERT_TRUE(writer.ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(Root() / "new/file"));
+}
+
+TEST_F(LocalStoreTest, LeftoversOfAnEarlierRunAreRemovedAtOpen) {
+  WriteFile(Root() / ".ferry/tmp/put-deadbeef", "interrupted");
+  auto reopened = OpenLocalStore({Root(), true});
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(TmpFiles(), 0u);
+}
+
+TEST_F(LocalStoreTest, SymlinksOutOfTheRootAreRefused) {
+  WriteFile(dir_ / "secret", "top secret");
+  std::filesystem::create_directories(Root());
+  std::filesystem::create_symlink(dir_ / "secret", Root() / "abs-link");
+  std::filesystem::create_symlink("../secret", Root() / "rel-link");
+  std::filesystem::create_directory_symlink(dir_.path(), Root() / "dir-link");
+  for (const char* name : {"abs-link", "rel-link", "dir-link/secret"}) {
+    auto file = store_->OpenRead(Name(name));
+    EXPECT_EQ(file.status().code(), Code::kForbidden) << name;
+    EXPECT_FALSE(store_->Stat(Name(name)).ok()) << name;
+  }
+  EXPECT_EQ(Put("dir-link/planted", "x").code(), Code::kForbidden);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "planted"));
+  // A symlink that stays inside the root is followed.
+  ASSERT_TRUE(Put("real.txt", "inside").ok());
+  std::filesystem::create_symlink("real.txt", Root() / "inner-link");
+  EXPECT_EQ(Get("inner-link"), "inside");
+}
+
+TEST_F(LocalStoreTest, SpecialFilesAreRefusedWithoutHanging) {
+  ASSERT_EQ(::mkfifo((Root() / "fifo").c_str(), 0644), 0);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(store_->OpenRead(Name("fifo")).status().code(), Code::kForbidden);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST_F(LocalStoreTest, FoldersAreNotFiles) {
+  ASSERT_TRUE(Put("dir/f", "x").ok());
+  EXPECT_EQ(store_->OpenRead(Name("dir")).status().code(), Code::kNotFound);
+  EXPECT_EQ(Put("dir", "x").code(), Code::kConflict);
+  EXPECT_EQ(store_->Remove(Name("dir")).code(), Code::kConflict);
+  EXPECT_EQ(Put("dir/f/g", "x").code(), Code::kNotFound);  // a file on the way
+  EXPECT_EQ(store_->Remove(Name("missing")).code(), Code::kNotFound);
+}
+
+TEST_F(LocalStoreTest, ListFiltersByPrefixHidesPrivateStateAndRepeats) {
+  for (const char* name : {"b.txt", "a/1", "a/2", "ab/3", "logs/2024/x.gz", "logs/2025/y.gz"}) {
+    ASSERT_TRUE(Put(name, name).ok());
+  }
+  WriteFile(Root() / ".ferry/tmp/put-x", "hidden");
+  auto names = [&](std::string_view prefix) {
+    std::vector<std::string> out;
+    auto files = store_->List(prefix);
+    EXPECT_TRUE(files.ok());
+    for (auto& f : *files) out.push_back(f.name);
+    return out;
+  };
+  std::vector<std::string> all = {"a/1", "a/2", "ab/3", "b.txt", "logs/2024/x.gz", "logs/2025/y.gz"};
+  EXPECT_EQ(names(""), all);
+  EXPECT_EQ(names(""), all);  // a second listing sees the same (no shared directory offset)
+  EXPECT_EQ(names("a"), (std::vector<std::string>{"a/1", "a/2", "ab/3"}));
+  EXPECT_EQ(names("a/"), (std::vector<std::string>{"a/1", "a/2"}));
+  EXPECT_EQ(names("logs/2024"), (std::vector<std::string>{"logs/2024/x.gz"}));
+  EXPECT_TRUE(names("nothing/").empty());
+}
+
+TEST_F(LocalStoreTest, ChecksumIsRememberedUntilTheFileChanges) {
+  ASSERT_TRUE(Put("f", "abc").ok());
+  auto file = store_->OpenRead(Name("f"));
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(store_->RememberedChecksum(**file), kAnyChecksum);
+  // Rewritten in place by another program: size and mtime change, the checksum is forgotten.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  WriteFile(Root() / "f", "abcd");
+  auto changed = store_->OpenRead(Name("f"));
+  ASSERT_TRUE(changed.ok());
+  EXPECT_FALSE(store_->RememberedChecksum(**changed));
+}
+
+}  // namespace
+}  // namespace ferry::store
