@@ -1,0 +1,88 @@
+// Integration-test helpers: a real ferryd on an ephemeral port of 127.0.0.1 with its own
+// temporary folders, the real ferry CLI, and raw sockets. Everything is bounded in time and
+// stopped by process id.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/temp_dir.h"
+
+namespace ferry::testing {
+
+// Paths of the binaries under test (set by CMake).
+std::string FerrydPath();
+std::string FerryPath();
+
+class Ferryd {
+ public:
+  // Starts ferryd with data and cache under a fresh temporary folder, plus `extra_args`.
+  explicit Ferryd(std::vector<std::string> extra_args = {});
+  ~Ferryd();  // stops it (SIGTERM, then SIGKILL after 10 s)
+
+  // Starts again on the same folders (after Kill), on a new port.
+  void Restart();
+  // SIGTERM and wait; returns the exit status (as from waitpid), or -1 on timeout.
+  int Stop(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  void Kill();  // SIGKILL and reap
+
+  pid_t pid() const { return pid_; }
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::filesystem::path data() const { return dir_ / "data"; }
+  std::filesystem::path cache() const { return dir_ / "cache"; }
+  std::filesystem::path log() const { return dir_ / "ferryd.log"; }
+  // From /proc: resident set size now and at its peak, in bytes.
+  std::uint64_t RssBytes() const;
+  std::uint64_t PeakRssBytes() const;
+  // Files in the data store's private tmp folder (uploads in progress).
+  std::size_t TmpFiles() const;
+
+ private:
+  void Start();
+  TempDir dir_;
+  std::vector<std::string> extra_args_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+struct RunResult {
+  int exit_code = -1;  // -1 if it timed out (and was killed)
+  std::string out;
+  std::string err;
+};
+
+// Runs a program with arguments (no shell), bounded by `timeout`.
+RunResult RunProgram(const std::vector<std::string>& argv,
+              std::chrono::milliseconds timeout = std::chrono::seconds(120));
+// Starts a program in the background; returns its pid (for kill tests).
+pid_t Spawn(const std::vector<std::string>& argv);
+
+// A plain TCP connection to 127.0.0.1, for speaking the protocol byte by byte.
+class RawConnection {
+ public:
+  explicit RawConnection(int port);
+  ~RawConnection();
+  void Send(std::string_view bytes);
+  void HalfClose();  // shutdown(SHUT_WR): "no more requests"
+  std::string ReadLine();                 // "" plus a test failure on timeout or EOF
+  std::string ReadBytes(std::size_t n);   // exactly n bytes, or a test failure
+  bool ClosedByPeer();                    // true if the server closed (EOF within 5 s)
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+// Deterministic pseudo-random bytes (xorshift), fast enough for gigabytes.
+void WriteRandomFile(const std::filesystem::path& path, std::uint64_t size, std::uint64_t seed);
+std::string RandomBytes(std::size_t size, std::uint64_t seed);
+// xxh128 of a file, "xxh128:<hex>".
+std::string FileChecksum(const std::filesystem::path& path);
+
+}  // namespace ferry::testing
