@@ -4,7 +4,7 @@ PRESET ?= release
 BIN     = build/$(PRESET)/bin
 LISTEN ?= 127.0.0.1:7878
 
-.PHONY: all deps build run test test-asan test-tsan clean
+.PHONY: all deps build run test test-asan test-tsan bench clean
 all: build
 
 deps:
@@ -27,6 +27,9 @@ test-asan:
 
 test-tsan:
 	@$(MAKE) --no-print-directory test PRESET=tsan
+
+bench: build
+	@build/$(PRESET)/bin/policy_bench
 
 clean:
 	rm -rf build

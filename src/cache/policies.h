@@ -12,5 +12,6 @@ std::unique_ptr<EvictionPolicy> MakeFifo();
 std::unique_ptr<EvictionPolicy> MakeLfu();
 std::unique_ptr<EvictionPolicy> MakeSieve();
 std::unique_ptr<EvictionPolicy> MakeS3Fifo(std::uint64_t capacity_bytes);
+std::unique_ptr<EvictionPolicy> MakeWTinyLfu(std::uint64_t capacity_bytes);
 
 }  // namespace ferry::cache

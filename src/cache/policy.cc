@@ -7,7 +7,8 @@
 namespace ferry::cache {
 
 namespace {
-constexpr std::array<std::string_view, 5> kNames = {"s3fifo", "lru", "lfu", "sieve", "fifo"};
+constexpr std::array<std::string_view, 6> kNames = {"s3fifo", "wtinylfu", "lru", "lfu", "sieve",
+                                                    "fifo"};
 }  // namespace
 
 std::span<const std::string_view> PolicyNames() { return kNames; }
@@ -18,6 +19,7 @@ std::unique_ptr<EvictionPolicy> MakePolicy(std::string_view name, const PolicyOp
   if (name == "lfu") return MakeLfu();
   if (name == "sieve") return MakeSieve();
   if (name == "s3fifo") return MakeS3Fifo(options.capacity_bytes);
+  if (name == "wtinylfu") return MakeWTinyLfu(options.capacity_bytes);
   return nullptr;
 }
 

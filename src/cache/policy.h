@@ -37,7 +37,8 @@ struct PolicyOptions {
   std::uint64_t capacity_bytes = 0;  // the cache's size; queue splits are fractions of it
 };
 
-// "lru", "fifo", "lfu" (LFU with dynamic aging), "s3fifo", "sieve"; nullptr for other names.
+// "lru", "fifo", "lfu" (LFU with dynamic aging), "s3fifo", "sieve", "wtinylfu"; nullptr for
+// other names.
 std::unique_ptr<EvictionPolicy> MakePolicy(std::string_view name, const PolicyOptions& options);
 // The names MakePolicy knows, the server's default first.
 std::span<const std::string_view> PolicyNames();

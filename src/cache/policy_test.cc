@@ -82,7 +82,7 @@ TEST(S3Fifo, OneHitWondersLeaveFromTheSmallQueue) {
 // the hot set, the scan-resistant policies keep it (SIEVE's hand has not come round yet, LFU's
 // newcomers start below the hot keys, S3-FIFO's scan stays in its small queue).
 TEST(ScanResistance, HotSetSurvivesAScan) {
-  for (std::string_view policy : {"lru", "s3fifo", "sieve", "lfu"}) {
+  for (std::string_view policy : {"lru", "s3fifo", "sieve", "lfu", "wtinylfu"}) {
     PolicyCache cache = Make(policy, 20);
     for (int round = 0; round < 3; ++round) {
       for (Key k = 0; k < 5; ++k) cache.Access(k, 1);
@@ -102,6 +102,23 @@ TEST(S3Fifo, HotSetSurvivesALongScan) {
   }
   for (Key k = 100; k < 10100; ++k) cache.Access(k, 1);
   for (Key k = 0; k < 5; ++k) EXPECT_TRUE(cache.Access(k, 1)) << k;
+}
+
+TEST(WTinyLfu, AdmissionKeepsFrequentKeysOutOfReachOfOneHitWonders) {
+  PolicyCache cache = Make("wtinylfu", 100);  // window 1, main 99
+  for (int round = 0; round < 4; ++round) {
+    for (Key k = 0; k < 99; ++k) cache.Access(k, 1);
+  }
+  // A stream of keys seen once: each leaves the window by losing its duel against main's
+  // victim, which the sketch has seen four times.
+  for (Key k = 1000; k < 1500; ++k) cache.Access(k, 1);
+  int hits = 0;
+  for (Key k = 0; k < 99; ++k) hits += cache.Access(k, 1) ? 1 : 0;
+  EXPECT_EQ(hits, 99);
+  // A newcomer requested often enough wins its duel and is admitted.
+  for (int i = 0; i < 8; ++i) cache.Access(2000, 1);
+  for (Key k = 3000; k < 3005; ++k) cache.Access(k, 1);
+  EXPECT_TRUE(cache.Contains(2000));
 }
 
 // A reference LRU/FIFO in the obvious O(n) way, byte-bounded, for random comparison.
