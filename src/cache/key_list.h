@@ -3,6 +3,7 @@
 // at most one KeyList that shares a Links table.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -17,17 +18,21 @@ struct Link {
   Key next = kNoKey;  // towards the back (oldest)
 };
 
-// Per-key links, grown on demand.
-class Links {
+// Per-key values of type T, grown on demand, defaulting to T{}.
+template <typename T>
+class KeyMap {
  public:
-  Link& operator[](Key key) {
-    if (key >= links_.size()) links_.resize(std::max<std::size_t>(key + 1, links_.size() * 2));
-    return links_[key];
+  T& operator[](Key key) {
+    if (key >= values_.size()) values_.resize(std::max<std::size_t>(key + 1, values_.size() * 2));
+    return values_[key];
   }
 
  private:
-  std::vector<Link> links_;
+  std::vector<T> values_;
 };
+
+// Per-key links of the KeyLists that share them.
+using Links = KeyMap<Link>;
 
 class KeyList {
  public:
@@ -69,19 +74,6 @@ class KeyList {
   Key front_ = kNoKey;
   Key back_ = kNoKey;
   std::size_t size_ = 0;
-};
-
-// Per-key values of type T, grown on demand, defaulting to T{}.
-template <typename T>
-class KeyMap {
- public:
-  T& operator[](Key key) {
-    if (key >= values_.size()) values_.resize(std::max<std::size_t>(key + 1, values_.size() * 2));
-    return values_[key];
-  }
-
- private:
-  std::vector<T> values_;
 };
 
 }  // namespace ferry::cache
