@@ -219,6 +219,23 @@ Status Client::Remove(const ObjectName& name) {
   return protocol::ParseReplyLine(*line).status();
 }
 
+Result<std::vector<protocol::StatValue>> Client::Stats() {
+  if (Status s = SendRaw("STATS\n"); !s.ok()) return s;
+  Result<std::string> head = ReadLine();
+  if (!head.ok()) return head.status();
+  Result<std::size_t> count = protocol::ParseListHead(*head);
+  if (!count.ok()) return count.status();
+  std::vector<protocol::StatValue> values;
+  for (std::size_t i = 0; i < *count; ++i) {
+    Result<std::string> line = ReadLine();
+    if (!line.ok()) return line.status();
+    Result<protocol::StatValue> value = protocol::ParseStatValue(*line);
+    if (!value.ok()) return value.status();
+    values.push_back(std::move(*value));
+  }
+  return values;
+}
+
 Status Client::Quit() {
   if (Status s = SendRaw("QUIT\n"); !s.ok()) return s;
   Result<std::string> line = ReadLine();

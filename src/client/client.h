@@ -45,6 +45,7 @@ class Client {
                                 const std::optional<Checksum>& checksum,
                                 const Progress& progress = nullptr);
   Status Remove(const ObjectName& name);
+  Result<std::vector<protocol::StatValue>> Stats();
   Status Quit();
 
   // Raw access for tests: send bytes, read a line.

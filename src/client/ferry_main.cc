@@ -65,11 +65,12 @@ nlohmann::json ToJson(const FileEntry& entry) {
   return j;
 }
 
-int RunList(const Options& options, const std::string& prefix) {
+int RunList(const Options& options, const std::string& prefix, bool cached_only) {
   auto client = Connect(options);
   if (!client.ok()) return Fail(client.status());
   auto entries = (*client)->List(prefix);
   if (!entries.ok()) return Fail(entries.status());
+  if (cached_only) std::erase_if(*entries, [](const FileEntry& e) { return !e.cached; });
   if (options.json) {
     nlohmann::json array = nlohmann::json::array();
     for (const FileEntry& entry : *entries) array.push_back(ToJson(entry));
@@ -140,6 +141,22 @@ int RunPut(const Options& options, const std::string& path, std::string text) {
   return 0;
 }
 
+int RunStats(const Options& options) {
+  auto client = Connect(options);
+  if (!client.ok()) return Fail(client.status());
+  auto values = (*client)->Stats();
+  if (!values.ok()) return Fail(values.status());
+  if (options.json) {
+    // Numbers as numbers: every STATS value is a decimal number.
+    nlohmann::json object = nlohmann::json::object();
+    for (const auto& v : *values) object[v.name] = nlohmann::json::parse(v.value);
+    std::cout << object.dump() << "\n";
+  } else {
+    for (const auto& v : *values) std::cout << fmt::format("{:<18} {}\n", v.name, v.value);
+  }
+  return 0;
+}
+
 int RunRemove(const Options& options, const std::string& text) {
   auto name = NameArg(text);
   if (!name) return kExitUsage;
@@ -169,6 +186,8 @@ int main(int argc, char** argv) {
   std::string prefix, name, path, output;
   auto* ls = app.add_subcommand("ls", "list files (optionally only names starting with PREFIX)");
   ls->add_option("prefix", prefix, "name prefix, e.g. logs/");
+  bool cached_only = false;
+  ls->add_flag("--cached", cached_only, "only files in the server's cache right now");
   auto* stat = app.add_subcommand("stat", "show a file's size, time, checksum and cache state");
   stat->add_option("name", name, "file name")->required();
   auto* get = app.add_subcommand("get", "download a file (verified by its checksum)");
@@ -179,6 +198,7 @@ int main(int argc, char** argv) {
   put->add_option("name", name, "name on the server (default: the file's base name)");
   auto* rm = app.add_subcommand("rm", "delete a file");
   rm->add_option("name", name, "file name")->required();
+  auto* stats = app.add_subcommand("stats", "the server's cache counters: hits, misses, evictions...");
 
   try {
     app.parse(argc, argv);
@@ -186,10 +206,11 @@ int main(int argc, char** argv) {
     int code = app.exit(error);
     return code == 0 ? 0 : kExitUsage;
   }
-  if (*ls) return RunList(options, prefix);
+  if (*ls) return RunList(options, prefix, cached_only);
   if (*stat) return RunStat(options, name);
   if (*get) return RunGet(options, name, output);
   if (*put) return RunPut(options, path, name);
   if (*rm) return RunRemove(options, name);
+  if (*stats) return RunStats(options);
   return kExitUsage;
 }

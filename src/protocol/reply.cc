@@ -80,6 +80,18 @@ std::string EncodePutDone(const PutDone& done) {
   return fmt::format("OK {} {}\n", done.size, done.checksum.ToString());
 }
 
+std::string EncodeStats(const std::vector<StatValue>& values) {
+  std::string out = EncodeListHead(values.size());
+  for (const StatValue& v : values) out += fmt::format("{} {}\n", v.name, v.value);
+  return out;
+}
+
+Result<StatValue> ParseStatValue(std::string_view line) {
+  std::vector<std::string_view> words = Split(line);
+  if (words.size() != 2) return Malformed(line);
+  return StatValue{std::string(words[0]), std::string(words[1])};
+}
+
 Result<std::vector<std::string_view>> ParseReplyLine(std::string_view line) {
   if (line == "OK") return std::vector<std::string_view>{};
   if (line.starts_with("OK ")) return Split(line.substr(3));

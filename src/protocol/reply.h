@@ -6,6 +6,7 @@
 //   OK <size> <mtime> <checksum> <C|-> STAT
 //   OK <length> <size> <checksum>      GET, then exactly <length> bytes
 //   OK <size> <checksum>               PUT (once the file is durable)
+//   OK <count>                         STATS, then <count> lines "<name> <value>"
 //   OK                                 DEL, QUIT
 // mtime is Unix time in seconds; C marks a file that is in the server's cache right now.
 #pragma once
@@ -41,6 +42,12 @@ struct PutDone {
   Checksum checksum;
 };
 
+// One STATS counter: a name of [a-z_] and a value without spaces.
+struct StatValue {
+  std::string name;
+  std::string value;
+};
+
 // "ERR <code> <message>\n". The message is cut to 1 KiB and control bytes become '?', so one
 // reply is always one line whatever a name held.
 std::string EncodeError(const Status& status);
@@ -50,6 +57,7 @@ std::string EncodeListEntry(const FileEntry& entry);
 std::string EncodeStat(const FileEntry& entry);  // REQUIRES: entry.checksum
 std::string EncodeGetHead(const GetHead& head);
 std::string EncodePutDone(const PutDone& done);
+std::string EncodeStats(const std::vector<StatValue>& values);
 
 // A reply line (without its ending): the fields after "OK", or the Status of an "ERR" (its
 // code and message as sent). A line that is neither is a 500 "malformed reply".
@@ -59,5 +67,6 @@ Result<FileEntry> ParseListEntry(std::string_view line);
 Result<FileEntry> ParseStat(std::string_view line, std::string name);
 Result<GetHead> ParseGetHead(std::string_view line);
 Result<PutDone> ParsePutDone(std::string_view line);
+Result<StatValue> ParseStatValue(std::string_view line);
 
 }  // namespace ferry::protocol

@@ -18,12 +18,13 @@ struct CommandSpec {
   std::size_t max_args;
 };
 
-constexpr std::array<CommandSpec, 6> kCommands = {{
+constexpr std::array<CommandSpec, 7> kCommands = {{
     {"LIST", Command::kList, 0, 1},
     {"STAT", Command::kStat, 1, 1},
     {"GET", Command::kGet, 1, 3},
     {"PUT", Command::kPut, 1, 3},
     {"DEL", Command::kDel, 1, 1},
+    {"STATS", Command::kStats, 0, 0},
     {"QUIT", Command::kQuit, 0, 0},
 }};
 
@@ -65,7 +66,7 @@ Result<Request> ParseArgs(const CommandSpec& spec, const std::vector<std::string
     }
     return request;
   }
-  if (spec.command == Command::kQuit) return request;
+  if (spec.command == Command::kQuit || spec.command == Command::kStats) return request;
 
   Result<ObjectName> name = ObjectName::FromWire(args[0]);
   if (!name.ok()) return name.status();
@@ -152,6 +153,8 @@ std::string EncodeRequest(const Request& request) {
       return fmt::format("PUT {} {}\n", request.name->ToWire(), *request.size);
     case Command::kDel:
       return fmt::format("DEL {}\n", request.name->ToWire());
+    case Command::kStats:
+      return "STATS\n";
     case Command::kQuit:
       return "QUIT\n";
   }

@@ -5,6 +5,7 @@
 //   GET <name> [offset [length]]
 //   PUT <name> [size [checksum]]      then exactly <size> bytes, or bytes until half-close
 //   DEL <name>
+//   STATS
 //   QUIT
 // Commands are case-insensitive; arguments are separated by spaces; names and prefixes are
 // percent-encoded. Numbers are decimal, unsigned, and fit in int64.
@@ -21,7 +22,7 @@
 
 namespace ferry::protocol {
 
-enum class Command { kList, kStat, kGet, kPut, kDel, kQuit };
+enum class Command { kList, kStat, kGet, kPut, kDel, kStats, kQuit };
 
 struct Request {
   Command command = Command::kQuit;

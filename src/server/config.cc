@@ -7,11 +7,17 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "cache/policy.h"
+#include "common/units.h"
+
 namespace ferry::server {
 namespace {
 
 // Keys of the TOML file; each is also a flag of the same name.
-constexpr std::string_view kKnownKeys[] = {"listen", "data", "cache", "threads", "log-level",
+constexpr std::string_view kKnownKeys[] = {"listen",           "data",
+                                           "cache",            "cache-max-bytes",
+                                           "cache-max-object", "cache-policy",
+                                           "threads",          "log-level",
                                            "drain-timeout-ms"};
 
 bool IsInside(const std::filesystem::path& inner, const std::filesystem::path& outer) {
@@ -44,9 +50,22 @@ Status ApplyFile(const std::filesystem::path& file, const CLI::App& app, Config&
     } else if (name == "drain-timeout-ms") {
       ok = number && *number >= 0;
       if (ok) config.drain_timeout = std::chrono::milliseconds(*number);
+    } else if (name == "cache-max-bytes" || name == "cache-max-object") {
+      // A size: "512M", or a plain number of bytes.
+      std::uint64_t& target =
+          name == "cache-max-bytes" ? config.cache_max_bytes : config.cache_max_object;
+      if (number) {
+        ok = *number >= 0;
+        if (ok) target = static_cast<std::uint64_t>(*number);
+      } else {
+        Result<std::uint64_t> size = ParseByteSize(text.value_or(""));
+        ok = size.ok();
+        if (ok) target = *size;
+      }
     } else {
       ok = text.has_value();
       std::string& target = name == "listen"  ? config.listen
+                            : name == "cache-policy" ? config.cache_policy
                             : name == "data"  ? data_text
                             : name == "cache" ? cache_text
                                               : config.log_level;
@@ -69,6 +88,11 @@ Status ValidateConfig(const Config& config) {
       (IsInside(config.cache, config.data) || IsInside(config.data, config.cache))) {
     return Status::BadRequest("the cache folder and the data folder must not contain each other");
   }
+  if (!cache::MakePolicy(config.cache_policy, {})) {
+    return Status::BadRequest(fmt::format("unknown --cache-policy '{}' (known: {})",
+                                          config.cache_policy,
+                                          fmt::join(cache::PolicyNames(), ", ")));
+  }
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn",
                                                  "error", "critical", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
@@ -90,6 +114,15 @@ Invocation ParseCommandLine(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--data", data, "folder of the data store")->capture_default_str();
   app.add_option("--cache", cache, "folder of the cache ('' for none)")->capture_default_str();
+  std::string max_bytes = "1G", max_object = "0";
+  app.add_option("--cache-max-bytes", max_bytes, "the cache never holds more (e.g. 512M, 10G)")
+      ->capture_default_str();
+  app.add_option("--cache-max-object", max_object,
+                 "larger files are served from the data store, never cached (0: 1/8 of the cache)")
+      ->capture_default_str();
+  app.add_option("--cache-policy", config.cache_policy,
+                 fmt::format("eviction policy: {}", fmt::join(cache::PolicyNames(), ", ")))
+      ->capture_default_str();
   app.add_option("--threads", config.threads, "event-loop threads (0: one per core)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
@@ -109,10 +142,16 @@ Invocation ParseCommandLine(int argc, char** argv) {
   }
   config.data = data;
   config.cache = cache;
+  Status status;
+  for (auto [text, target] : {std::pair{&max_bytes, &config.cache_max_bytes},
+                              std::pair{&max_object, &config.cache_max_object}}) {
+    Result<std::uint64_t> size = ParseByteSize(*text);
+    if (size.ok()) *target = *size;
+    else if (status.ok()) status = size.status();
+  }
   config.ready_file = ready;
   config.drain_timeout = std::chrono::milliseconds(drain_ms);
-  Status status;
-  if (!config_file.empty()) status = ApplyFile(config_file, app, config);
+  if (status.ok() && !config_file.empty()) status = ApplyFile(config_file, app, config);
   if (status.ok()) status = ValidateConfig(config);
   if (!status.ok()) {
     std::cerr << "ferryd: " << status.message() << "\n";

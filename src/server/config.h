@@ -15,6 +15,9 @@ struct Config {
   std::string listen = "127.0.0.1:7878";
   std::filesystem::path data = "var/data";    // the data store, the source of truth
   std::filesystem::path cache = "var/cache";  // the cache folder; empty: no cache
+  std::uint64_t cache_max_bytes = std::uint64_t{1} << 30;  // never exceeded
+  std::uint64_t cache_max_object = 0;  // larger files bypass the cache; 0: cache_max_bytes / 8
+  std::string cache_policy = "s3fifo";  // docs/cache.md
   unsigned threads = 0;                       // event-loop threads; 0: one per core
   std::string log_level = "info";             // trace, debug, info, warn, error, off
   // Once listening, the bound address ("127.0.0.1:40213") is written to this file

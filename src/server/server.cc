@@ -76,6 +76,9 @@ struct Server::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<bool> stopping{false};
   std::atomic<int> live_sessions{0};
+  // Lives as long as the server: until ferryd exits, SIGINT/SIGTERM stay ours (a signal set
+  // that goes away restores the default action, which would kill a draining server).
+  std::optional<asio::signal_set> signals;
 
   Status OpenStores();
   Status Listen();
@@ -91,7 +94,11 @@ Status Server::Impl::OpenStores() {
   if (!config.cache.empty()) {
     auto folder = store::OpenLocalStore({config.cache, /*durable=*/false});
     if (!folder.ok()) return folder.status();
-    cache = std::make_unique<cache::Cache>(std::move(*folder));
+    auto opened_cache = cache::Cache::Open(
+        std::move(*folder),
+        {config.cache_max_bytes, config.cache_max_object, config.cache_policy});
+    if (!opened_cache.ok()) return opened_cache.status();
+    cache = std::move(*opened_cache);
   }
   blocking_pool = std::make_unique<asio::thread_pool>(std::max(4u, 2 * config.threads));
   service = std::make_unique<service::FileService>(
@@ -107,8 +114,7 @@ Status Server::Impl::Listen() {
   // Every thread gets its own listener on the same port (SO_REUSEPORT): the kernel spreads
   // connections over them, and no accept lock is shared.
   using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-  for (unsigned i = 0; i < config.threads; ++i) {
-    auto worker = std::make_unique<Worker>();
+  for (auto& worker : workers) {
     tcp::acceptor& acceptor = worker->acceptor.emplace(worker->io);
     error_code error;
     acceptor.open(endpoint->protocol(), error);
@@ -120,11 +126,14 @@ Status Server::Impl::Listen() {
       return Status::Internal(fmt::format("listen on {}: {}", config.listen, error.message()));
     }
     endpoint->port(acceptor.local_endpoint().port());  // the others share an ephemeral port
-    workers.push_back(std::move(worker));
   }
   std::string bound = fmt::format("{}:{}", endpoint->address().to_string(), endpoint->port());
   spdlog::info("listening on {} with {} threads; data {}, cache {}", bound, config.threads,
-               config.data.string(), config.cache.empty() ? "off" : config.cache.string());
+               config.data.string(),
+               config.cache.empty() ? "off"
+                                    : fmt::format("{} ({}, {})", config.cache.string(),
+                                                  FormatBytes(config.cache_max_bytes),
+                                                  config.cache_policy));
   if (!config.ready_file.empty()) {
     std::filesystem::path tmp = config.ready_file;
     tmp += ".tmp";
@@ -180,8 +189,7 @@ void Server::Impl::ForEachSession(bool idle_only) {
 // finish within the drain timeout, then cut what is left. A second signal cuts at once.
 asio::awaitable<void> Server::Impl::WatchSignals() {
   auto& io = workers.front()->io;
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  auto [error, number] = co_await signals.async_wait(kNoThrow);
+  auto [error, number] = co_await signals->async_wait(kNoThrow);
   if (error) co_return;
   spdlog::info("signal {}: draining {} connections (up to {} ms)", number, live_sessions.load(),
                config.drain_timeout.count());
@@ -189,7 +197,7 @@ asio::awaitable<void> Server::Impl::WatchSignals() {
   ForEachSession(/*idle_only=*/true);
 
   bool second_signal = false;
-  signals.async_wait([&](error_code e, int) { second_signal = !e; });
+  signals->async_wait([&](error_code e, int) { second_signal = !e; });
   auto deadline = std::chrono::steady_clock::now() + config.drain_timeout;
   asio::steady_timer tick(io);
   while (live_sessions.load() > 0 && !second_signal &&
@@ -201,7 +209,7 @@ asio::awaitable<void> Server::Impl::WatchSignals() {
     spdlog::warn("cutting {} connections", live_sessions.load());
     ForEachSession(/*idle_only=*/false);
   }
-  signals.cancel();
+  signals->cancel();  // ends the second wait; the handlers stay installed
   tick.expires_after(std::chrono::milliseconds(1));
   co_await tick.async_wait(kNoThrow);  // let the handler of the second wait run
 }
@@ -219,6 +227,11 @@ int Server::Run() {
     spdlog::critical("cannot open the stores: {}", s.ToString());
     return 1;
   }
+  // Before listening: a signal that arrives as soon as the port is announced is handled.
+  for (unsigned i = 0; i < impl.config.threads; ++i) {
+    impl.workers.push_back(std::make_unique<Worker>());
+  }
+  impl.signals.emplace(impl.workers.front()->io, SIGINT, SIGTERM);
   if (Status s = impl.Listen(); !s.ok()) {
     spdlog::critical("{}", s.ToString());
     return 1;
@@ -233,7 +246,8 @@ int Server::Run() {
     worker->thread = std::thread([w = worker.get()] { w->io.run(); });
   }
   for (auto& worker : impl.workers) worker->thread.join();
-  impl.blocking_pool->join();  // cache fills in progress complete
+  if (impl.cache) impl.cache->Shutdown();  // fills in progress stop at their next chunk
+  impl.blocking_pool->join();
   spdlog::info("stopped");
   return 0;
 }

@@ -175,6 +175,8 @@ asio::awaitable<bool> Connection::Handle(protocol::ParsedLine parsed) {
       std::string reply = removed.ok() ? protocol::EncodeOk() : protocol::EncodeError(removed);
       co_return co_await Write(std::move(reply));
     }
+    case Command::kStats:
+      co_return co_await Write(protocol::EncodeStats(service.Stats()));
     case Command::kQuit:
       co_await Write(protocol::EncodeOk());
       co_return false;

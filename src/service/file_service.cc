@@ -100,7 +100,8 @@ Result<Download> FileService::Get(const ObjectName& name, std::uint64_t offset,
   if (cache_ != nullptr) {
     download.file = cache_->Lookup(name, *checksum);
     download.from_cache = download.file != nullptr;
-    if (!download.from_cache) StartFill(name, *checksum);
+    if (!download.from_cache && size <= cache_->max_object()) StartFill(name, *checksum);
+    cache_->RecordServed(download.from_cache, download.head.length);
   }
   if (!download.file) download.file = std::move(*file);
   return download;
@@ -125,6 +126,24 @@ Result<std::unique_ptr<Upload>> FileService::Put(const ObjectName& name,
     if (cache_ != nullptr) cache_->Invalidate(committed);
   };
   return std::make_unique<Upload>(std::move(*file), name, size, std::move(expected), on_commit);
+}
+
+std::vector<protocol::StatValue> FileService::Stats() {
+  cache::CacheStats c = cache_ != nullptr ? cache_->Stats() : cache::CacheStats{};
+  std::uint64_t served = c.hits + c.misses;
+  double hit_ratio = served == 0 ? 0.0 : static_cast<double>(c.hits) / static_cast<double>(served);
+  auto number = [](std::uint64_t v) { return std::to_string(v); };
+  return {{"hits", number(c.hits)},
+          {"misses", number(c.misses)},
+          {"hit_ratio", fmt::format("{:.4f}", hit_ratio)},
+          {"bytes_from_cache", number(c.bytes_from_cache)},
+          {"bytes_from_store", number(c.bytes_from_store)},
+          {"evictions", number(c.evictions)},
+          {"bypassed", number(c.bypassed)},
+          {"bytes_cached", number(c.bytes_cached)},
+          {"files_cached", number(c.files_cached)},
+          {"fills_in_flight", number(c.fills_in_flight)},
+          {"cache_max_bytes", number(c.max_bytes)}};
 }
 
 Status FileService::Delete(const ObjectName& name) {

@@ -73,6 +73,8 @@ class FileService {
   Result<std::unique_ptr<Upload>> Put(const ObjectName& name, std::optional<std::uint64_t> size,
                                       std::optional<Checksum> expected);
   Status Delete(const ObjectName& name);
+  // STATS: the cache's counters (all zero without a cache), in a stable order.
+  std::vector<protocol::StatValue> Stats();
 
  private:
   // The checksum of the version `file` holds: remembered, or computed once and remembered.

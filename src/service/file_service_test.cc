@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "tests/temp_dir.h"
@@ -24,7 +25,8 @@ class FileServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     data_ = std::move(*store::OpenLocalStore({dir_ / "data", true}));
-    cache_ = std::make_unique<cache::Cache>(std::move(*store::OpenLocalStore({dir_ / "cache", false})));
+    cache_ = std::move(*cache::Cache::Open(
+        std::move(*store::OpenLocalStore({dir_ / "cache", false})), {}));
     // Background fills run inline: deterministic.
     service_ = std::make_unique<FileService>(*data_, cache_.get(),
                                              [](std::function<void()> job) { job(); });
@@ -143,6 +145,21 @@ TEST_F(FileServiceTest, DeleteRemovesDataAndCopy) {
   EXPECT_EQ(service_->Get(Name("f"), 0, std::nullopt).status().code(), Code::kNotFound);
   EXPECT_EQ(service_->Delete(Name("f")).code(), Code::kNotFound);
   EXPECT_TRUE(cache_->CachedNames("").empty());
+}
+
+TEST_F(FileServiceTest, StatsCountHitsAndMisses) {
+  ASSERT_TRUE(Put("f", "12345").ok());
+  ASSERT_TRUE(service_->Get(Name("f"), 0, std::nullopt).ok());  // miss, fills
+  ASSERT_TRUE(service_->Get(Name("f"), 1, 2).ok());             // hit, 2 bytes
+  std::map<std::string, std::string> stats;
+  for (auto& v : service_->Stats()) stats[v.name] = v.value;
+  EXPECT_EQ(stats["hits"], "1");
+  EXPECT_EQ(stats["misses"], "1");
+  EXPECT_EQ(stats["hit_ratio"], "0.5000");
+  EXPECT_EQ(stats["bytes_from_cache"], "2");
+  EXPECT_EQ(stats["bytes_from_store"], "5");
+  EXPECT_EQ(stats["files_cached"], "1");
+  EXPECT_EQ(stats["fills_in_flight"], "0");
 }
 
 }  // namespace

@@ -67,7 +67,8 @@ class Fd {
 FileVersion VersionOf(const struct stat& st) {
   return {static_cast<std::uint64_t>(st.st_size),
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-          static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_dev)};
+          static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_dev),
+          static_cast<std::uint64_t>(st.st_blocks) * 512};
 }
 
 // openat2 beneath `dir`; falls back to refusing every symlink where openat2 is missing.
@@ -372,6 +373,8 @@ Result<FileVersion> LocalWriteFile::Commit(const Checksum& checksum) {
   if (::fstat(file_.get(), &st) != 0) return PosixError(errno, fmt::format("stat {}", name_));
   FileVersion version = VersionOf(st);
   store_.RememberChecksumOfFd(file_.get(), version, checksum);
+  // The xattr may take a block of its own: count what the file occupies with it.
+  if (::fstat(file_.get(), &st) == 0) version.allocated_bytes = VersionOf(st).allocated_bytes;
   if (::renameat(store_.tmp_fd(), tmp_name_.c_str(), parent_.get(), leaf_.c_str()) != 0) {
     if (errno == EXDEV) {
       return Status::Internal(fmt::format("{}: its folder is on another file system", name_));

@@ -32,9 +32,15 @@ struct FileVersion {
   std::int64_t mtime_ns = 0;
   std::uint64_t inode = 0;
   std::uint64_t device = 0;
+  // What the file occupies on disk (allocated blocks): what a bounded cache must count.
+  // Not part of the identity.
+  std::uint64_t allocated_bytes = 0;
 
   std::int64_t mtime_seconds() const { return mtime_ns / 1'000'000'000; }
-  friend bool operator==(const FileVersion&, const FileVersion&) = default;
+  friend bool operator==(const FileVersion& a, const FileVersion& b) {
+    return a.size == b.size && a.mtime_ns == b.mtime_ns && a.inode == b.inode &&
+           a.device == b.device;
+  }
 };
 
 struct StoredFile {

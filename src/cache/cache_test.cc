@@ -1,0 +1,160 @@
+#include "cache/cache.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/temp_dir.h"
+
+namespace ferry::cache {
+namespace {
+
+using ferry::testing::TempDir;
+
+ObjectName Name(const std::string& text) { return *ObjectName::FromDecoded(text); }
+
+class CacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override { data_ = std::move(*store::OpenLocalStore({dir_ / "data", true})); }
+
+  std::unique_ptr<Cache> OpenCache(CacheOptions options) {
+    auto cache = Cache::Open(std::move(*store::OpenLocalStore({dir_ / "cache", false})), options);
+    EXPECT_TRUE(cache.ok()) << cache.status().ToString();
+    return cache.ok() ? std::move(*cache) : nullptr;
+  }
+
+  // Writes a data file of `size` bytes; returns its checksum.
+  Checksum PutData(const std::string& name, std::size_t size, char fill = 'x') {
+    std::string bytes(size, fill);
+    auto file = data_->BeginWrite(Name(name));
+    EXPECT_TRUE((*file)->Append(bytes).ok());
+    Hasher hasher(ChecksumAlgo::kXxh128);
+    hasher.Update(bytes);
+    Checksum checksum = hasher.Finish();
+    EXPECT_TRUE((*file)->Commit(checksum).ok());
+    return checksum;
+  }
+
+  Status Fill(Cache& cache, const std::string& name, const Checksum& checksum) {
+    auto source = data_->OpenRead(Name(name));
+    EXPECT_TRUE(source.ok());
+    return cache.Fill(Name(name), **source, checksum);
+  }
+
+  // What one cached copy of `size` bytes occupies on this file system (data blocks plus,
+  // where it does not fit in the inode, the checksum xattr's block).
+  std::uint64_t CopyBytes(std::size_t size) {
+    TempDir scratch;
+    auto cache = Cache::Open(std::move(*store::OpenLocalStore({scratch / "c", false})), {});
+    Checksum checksum = PutData("probe", size);
+    EXPECT_TRUE(Fill(**cache, "probe", checksum).ok());
+    return (*cache)->Stats().bytes_cached;
+  }
+
+  std::uint64_t FolderBytes() {
+    std::uint64_t total = 0;
+    for (auto& e : std::filesystem::recursive_directory_iterator(dir_ / "cache")) {
+      if (e.is_regular_file()) total += std::filesystem::file_size(e.path());
+    }
+    return total;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<store::Store> data_;
+};
+
+TEST_F(CacheTest, StaysWithinItsBytesAndEvictsByPolicy) {
+  const std::uint64_t limit = 10 * CopyBytes(4096);
+  auto cache = OpenCache({.max_bytes = limit, .max_object = 8192, .policy = "lru"});
+  std::vector<Checksum> checksums;
+  for (int i = 0; i < 20; ++i) {
+    checksums.push_back(PutData("f" + std::to_string(i), 4096));
+    ASSERT_TRUE(Fill(*cache, "f" + std::to_string(i), checksums.back()).ok());
+    ASSERT_LE(cache->Stats().bytes_cached, limit);
+    ASSERT_LE(FolderBytes(), limit);
+    if (i >= 1) {
+      ASSERT_NE(cache->Lookup(Name("f0"), checksums[0]), nullptr) << i;  // keep f0 hot
+    }
+  }
+  CacheStats stats = cache->Stats();
+  EXPECT_EQ(stats.files_cached, 10u);
+  EXPECT_EQ(stats.evictions, 10u);
+  EXPECT_NE(cache->Lookup(Name("f0"), checksums[0]), nullptr);    // hot: kept by LRU
+  EXPECT_EQ(cache->Lookup(Name("f1"), checksums[1]), nullptr);    // cold: evicted
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "cache/f1"));       // and its file is gone
+}
+
+TEST_F(CacheTest, FilesLargerThanMaxObjectBypass) {
+  auto cache = OpenCache({.max_bytes = 1 << 20, .max_object = 4096});
+  Checksum big = PutData("big", 5000);
+  ASSERT_TRUE(Fill(*cache, "big", big).ok());
+  EXPECT_EQ(cache->Lookup(Name("big"), big), nullptr);
+  EXPECT_EQ(cache->Stats().bypassed, 1u);
+  EXPECT_EQ(OpenCache({.max_bytes = 1 << 20})->max_object(), (1u << 20) / 8);  // default 1/8
+}
+
+TEST_F(CacheTest, ZeroBytesMeansNoCaching) {
+  auto cache = OpenCache({.max_bytes = 0});
+  Checksum checksum = PutData("f", 10);
+  ASSERT_TRUE(Fill(*cache, "f", checksum).ok());
+  EXPECT_EQ(cache->Lookup(Name("f"), checksum), nullptr);
+}
+
+TEST_F(CacheTest, AnEvictedFileStaysReadableForItsReader) {
+  auto cache = OpenCache({.max_bytes = 2 * CopyBytes(4096), .max_object = 8192, .policy = "fifo"});
+  Checksum a = PutData("a", 4096, 'a');
+  ASSERT_TRUE(Fill(*cache, "a", a).ok());
+  auto reader = cache->Lookup(Name("a"), a);
+  ASSERT_NE(reader, nullptr);
+  for (const char* n : {"b", "c"}) ASSERT_TRUE(Fill(*cache, n, PutData(n, 4096)).ok());
+  EXPECT_EQ(cache->Lookup(Name("a"), a), nullptr);  // evicted...
+  std::string bytes(4096, '\0');
+  auto got = reader->ReadAt(0, {bytes.data(), bytes.size()});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(bytes, std::string(4096, 'a'));  // ...yet its reader reads every byte
+}
+
+TEST_F(CacheTest, InvalidateDropsTheCopyAndAStaleChecksumNeverHits) {
+  auto cache = OpenCache({});
+  Checksum v1 = PutData("f", 100, '1');
+  ASSERT_TRUE(Fill(*cache, "f", v1).ok());
+  Checksum v2 = PutData("f", 100, '2');
+  EXPECT_EQ(cache->Lookup(Name("f"), v2), nullptr);  // the copy is of v1
+  cache->Invalidate(Name("f"));
+  EXPECT_EQ(cache->Lookup(Name("f"), v1), nullptr);
+  EXPECT_EQ(cache->Stats().files_cached, 0u);
+  ASSERT_TRUE(Fill(*cache, "f", v2).ok());
+  EXPECT_NE(cache->Lookup(Name("f"), v2), nullptr);
+}
+
+TEST_F(CacheTest, RestartIndexesWhatTheFolderHoldsAndShrinksToANewLimit) {
+  std::vector<Checksum> checksums;
+  {
+    auto cache = OpenCache({.max_bytes = 1 << 20});
+    for (int i = 0; i < 8; ++i) {
+      checksums.push_back(PutData("f" + std::to_string(i), 4096));
+      ASSERT_TRUE(Fill(*cache, "f" + std::to_string(i), checksums.back()).ok());
+    }
+  }
+  ferry::testing::WriteFile(dir_ / "cache/stray", "no checksum: unverifiable");
+  ferry::testing::WriteFile(dir_ / "cache/.ferry/tmp/put-0123", "an interrupted fill");
+  const std::uint64_t limit = 4 * CopyBytes(4096);
+  auto cache = OpenCache({.max_bytes = limit, .max_object = 4096});
+  CacheStats stats = cache->Stats();
+  EXPECT_EQ(stats.files_cached, 4u);
+  EXPECT_LE(stats.bytes_cached, limit);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "cache/stray"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "cache/.ferry/tmp/put-0123"));
+  int hits = 0;
+  for (int i = 0; i < 8; ++i) {
+    hits += cache->Lookup(Name("f" + std::to_string(i)), checksums[i]) != nullptr ? 1 : 0;
+  }
+  EXPECT_EQ(hits, 4);
+}
+
+TEST_F(CacheTest, UnknownPolicyIsRefused) {
+  auto cache = Cache::Open(std::move(*store::OpenLocalStore({dir_ / "cache", false})),
+                           {.policy = "random"});
+  EXPECT_EQ(cache.status().code(), Code::kBadRequest);
+}
+
+}  // namespace
+}  // namespace ferry::cache

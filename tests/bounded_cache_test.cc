@@ -1,0 +1,121 @@
+// The bounded cache in the real ferryd: limits under load, STATS, ls --cached.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "client/client.h"
+#include "tests/ferryd_fixture.h"
+
+namespace ferry::testing {
+namespace {
+
+// Bytes the cache folder occupies on disk, temporary fills included (like `du`).
+std::uint64_t AllocatedBytes(const std::filesystem::path& folder) {
+  std::uint64_t total = 0;
+  std::error_code error;
+  for (auto it = std::filesystem::recursive_directory_iterator(folder, error);
+       it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      total += static_cast<std::uint64_t>(st.st_blocks) * 512;
+    }
+  }
+  return total;
+}
+
+TEST(BoundedCache, ThirtyTwoClientsNeverPushTheFolderOverItsLimit) {
+  constexpr std::uint64_t kLimit = 2 << 20;  // 2 MiB for 40 files of up to 256 KiB: evictions
+  Ferryd server({"--cache-max-bytes", "2M", "--cache-max-object", "512K"});
+  std::vector<std::string> files;
+  for (int i = 0; i < 40; ++i) {
+    std::string name = "f" + std::to_string(i);
+    WriteFile(server.data() / name, RandomBytes(static_cast<std::size_t>(64 + i * 5) << 10, i));
+    files.push_back(name);
+  }
+  std::atomic<bool> done{false};
+  std::uint64_t peak = 0;
+  int samples = 0;
+  std::thread sampler([&] {
+    while (!done.load()) {
+      peak = std::max(peak, AllocatedBytes(server.cache()));
+      ++samples;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  std::vector<std::thread> clients;
+  std::atomic<int> verified{0}, failed{0};
+  for (int c = 0; c < 32; ++c) {
+    clients.emplace_back([&, c] {
+      auto client = client::Client::Connect({.server = server.address()});
+      if (!client.ok()) return void(failed.fetch_add(1));
+      for (int round = 0; round < 30; ++round) {
+        // Skewed: low-numbered files are asked for far more often.
+        int pick = (c * 7 + round * round) % 40;
+        if (round % 2 == 0) pick %= 8;
+        std::string expected = RandomBytes(static_cast<std::size_t>(64 + pick * 5) << 10, pick);
+        std::string got;
+        auto head = (*client)->Get(*ObjectName::FromDecoded(files[pick]), 0, std::nullopt,
+                                   [&](std::string_view bytes) {
+                                     got.append(bytes);
+                                     return Status::Ok();
+                                   });
+        if (head.ok() && got == expected) {
+          verified.fetch_add(1);
+        } else {
+          failed.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  done.store(true);
+  sampler.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(verified.load(), 32 * 30);
+  EXPECT_GT(samples, 10);
+  EXPECT_LE(peak, kLimit) << "cache folder peaked at " << peak << " bytes";
+
+  RunResult stats = RunProgram({FerryPath(), "--server", server.address(), "--json", "stats"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  auto json = nlohmann::json::parse(stats.out);
+  EXPECT_EQ(json["hits"].get<int>() + json["misses"].get<int>(), 32 * 30);
+  EXPECT_GT(json["hits"].get<int>(), 0);
+  EXPECT_GT(json["evictions"].get<int>(), 0);
+  EXPECT_LE(json["bytes_cached"].get<std::uint64_t>(), kLimit);
+  EXPECT_EQ(json["cache_max_bytes"].get<std::uint64_t>(), kLimit);
+  RecordProperty("cache_hit_ratio", json["hit_ratio"].dump());
+
+  RunResult cached = RunProgram({FerryPath(), "--server", server.address(), "--json", "ls", "--cached"});
+  ASSERT_EQ(cached.exit_code, 0) << cached.err;
+  auto listing = nlohmann::json::parse(cached.out);
+  EXPECT_EQ(listing.size(), json["files_cached"].get<std::size_t>());
+  for (const auto& entry : listing) EXPECT_TRUE(entry["cached"].get<bool>());
+}
+
+TEST(BoundedCache, LargeFilesBypassAndBadFlagsAreRefused) {
+  Ferryd server({"--cache-max-bytes", "1M", "--cache-max-object", "64K"});
+  WriteFile(server.data() / "big.bin", RandomBytes(100 << 10, 1));
+  for (int i = 0; i < 3; ++i) {
+    RunResult get = RunProgram({FerryPath(), "--server", server.address(), "get", "big.bin", "-o",
+                                (server.data().parent_path() / "out.bin").string()});
+    ASSERT_EQ(get.exit_code, 0) << get.err;
+  }
+  auto client = client::Client::Connect({.server = server.address()});
+  ASSERT_TRUE(client.ok());
+  auto values = (*client)->Stats();
+  ASSERT_TRUE(values.ok()) << values.status().ToString();
+  std::map<std::string, std::string> stats;
+  for (auto& v : *values) stats[v.name] = v.value;
+  EXPECT_EQ(stats["misses"], "3");
+  EXPECT_EQ(stats["files_cached"], "0");
+  EXPECT_FALSE(std::filesystem::exists(server.cache() / "big.bin"));
+  EXPECT_EQ(RunProgram({FerrydPath(), "--cache-policy", "random"}).exit_code, 2);
+  EXPECT_EQ(RunProgram({FerrydPath(), "--cache-max-bytes", "lots"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace ferry::testing
