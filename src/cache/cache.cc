@@ -9,8 +9,12 @@ namespace {
 
 constexpr std::uint64_t kBlock = 4096;
 
-// What a file of `size` bytes will occupy, before it exists: whole blocks.
-std::uint64_t Reservation(std::uint64_t size) { return (size + kBlock - 1) / kBlock * kBlock; }
+// What a copy of `size` bytes may occupy, before it exists: whole data blocks, plus one for
+// the checksum xattr where it does not fit in the inode (ext4 here). Once the copy exists the
+// reservation is trued to the blocks it really occupies.
+std::uint64_t Reservation(std::uint64_t size) {
+  return (size + kBlock - 1) / kBlock * kBlock + kBlock;
+}
 
 }  // namespace
 
@@ -23,25 +27,22 @@ Result<std::unique_ptr<Cache>> Cache::Open(std::unique_ptr<store::Store> folder,
   // enter the policy in name order.)
   auto files = cache->folder_->List("");
   if (!files.ok()) return files.status();
-  std::vector<std::string> dropped;
-  std::lock_guard lock(cache->mutex_);
+  std::vector<Victim> dropped;
   for (store::StoredFile& file : *files) {
     auto name = ObjectName::FromDecoded(file.name);
-    auto opened = name.ok() ? cache->folder_->OpenRead(*name)
-                            : Result<std::unique_ptr<store::ReadFile>>(name.status());
     std::optional<Checksum> checksum;
-    if (opened.ok()) checksum = cache->folder_->RememberedChecksum(**opened);
-    if (!checksum || file.version.size > cache->max_object_) {
-      dropped.push_back(file.name);  // an unverifiable or oversized copy is worth nothing
+    if (name.ok()) {
+      auto opened = cache->folder_->OpenRead(*name);
+      if (opened.ok()) checksum = cache->folder_->RememberedChecksum(**opened);
+    }
+    std::lock_guard lock(cache->mutex_);
+    std::uint64_t bytes = file.version.allocated_bytes;
+    // An unverifiable or oversized copy is worth nothing; so is one that no longer fits.
+    if (!checksum || file.version.size > cache->max_object_ || !cache->MakeRoom(bytes, dropped)) {
+      cache->used_ += bytes;  // still on disk until unlinked below
+      dropped.push_back({file.name, bytes});
       continue;
     }
-    std::vector<std::string> victims;
-    std::uint64_t bytes = std::max(file.version.allocated_bytes, Reservation(file.version.size));
-    if (!cache->MakeRoom(bytes, victims)) {
-      dropped.push_back(file.name);
-      continue;
-    }
-    dropped.insert(dropped.end(), victims.begin(), victims.end());
     Entry& entry = cache->entries_[file.name];
     entry.checksum = *checksum;
     cache->AddReady(file.name, entry, bytes);
@@ -73,45 +74,66 @@ std::unique_ptr<store::ReadFile> Cache::Lookup(const ObjectName& name, const Che
   std::optional<Checksum> remembered;
   if (copy.ok()) remembered = folder_->RememberedChecksum(**copy);
   if (remembered && *remembered == checksum) return std::move(*copy);
-  // The file under a ready entry is gone or another version (a fill invalidated midway
-  // renamed over it): the entry is worth nothing.
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(name.str());
-  if (it != entries_.end() && it->second.ready && it->second.checksum == checksum) {
-    ForgetReady(name.str(), it->second);
+  // The file under a ready entry is gone or not what the index says: the entry is worth
+  // nothing.
+  std::vector<Victim> victims;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(name.str());
+    if (it != entries_.end() && it->second.ready && it->second.checksum == checksum) {
+      victims.push_back(ForgetReady(name.str(), it->second));
+    }
   }
+  Unlink(victims);
   return nullptr;
 }
 
-bool Cache::MakeRoom(std::uint64_t needed, std::vector<std::string>& victims) {
+bool Cache::MakeRoom(std::uint64_t needed, std::vector<Victim>& victims) {
   if (needed > max_bytes_) return false;
-  while (used_ + needed > max_bytes_) {
-    if (ready_files_ == 0) return false;  // everything left is a fill in progress
+  // Victims (the caller's and those chosen here) stay in used_ until the caller unlinks them,
+  // which it does before writing a byte into the room they leave; other callers meanwhile
+  // see them as still there.
+  std::uint64_t freeing = 0;
+  for (const Victim& victim : victims) freeing += victim.bytes;
+  while (used_ - freeing + needed > max_bytes_) {
+    if (ready_files_ == 0) return false;  // the rest is fills in progress and pending unlinks
     Key key = policy_->EvictOne();
     std::string name = names_by_key_[key];
-    Entry& entry = entries_.at(name);
-    used_ -= entry.bytes;
-    ready_bytes_ -= entry.bytes;
-    --ready_files_;
-    free_keys_.push_back(key);
-    entries_.erase(name);
+    victims.push_back(ForgetReadyEvicted(name, entries_.at(name)));
+    freeing += victims.back().bytes;
     ++stats_.evictions;
-    victims.push_back(std::move(name));
   }
   return true;
 }
 
-void Cache::ForgetReady(const std::string& name, Entry& entry) {
+Cache::Victim Cache::ForgetReady(const std::string& name, Entry& entry) {
   policy_->OnErase(entry.key);
+  return ForgetReadyEvicted(name, entry);
+}
+
+Cache::Victim Cache::ForgetReadyEvicted(const std::string& name, Entry& entry) {
   free_keys_.push_back(entry.key);
-  used_ -= entry.bytes;
   ready_bytes_ -= entry.bytes;
   --ready_files_;
+  Victim victim{name, entry.bytes};  // stays in used_ until Unlink
   entries_.erase(name);
+  return victim;
+}
+
+void Cache::Unlink(const std::vector<Victim>& victims) {
+  if (victims.empty()) return;
+  std::uint64_t bytes = 0;
+  for (const Victim& victim : victims) {
+    auto object = ObjectName::FromDecoded(victim.name);
+    if (object.ok()) (void)folder_->Remove(*object);
+    bytes += victim.bytes;
+  }
+  std::lock_guard lock(mutex_);
+  used_ -= bytes;
 }
 
 void Cache::AddReady(const std::string& name, Entry& entry, std::uint64_t allocated) {
-  used_ += allocated - entry.bytes;  // the reservation becomes what the copy really occupies
+  used_ = used_ - entry.bytes + allocated;  // the reservation becomes what the copy occupies
   entry.bytes = allocated;
   entry.ready = true;
   if (!free_keys_.empty()) {
@@ -151,18 +173,10 @@ Result<store::FileVersion> Cache::Copy(const ObjectName& name, store::ReadFile& 
   return (*copy)->Commit(checksum);
 }
 
-void Cache::Unlink(const std::vector<std::string>& names) {
-  for (const std::string& name : names) {
-    auto object = ObjectName::FromDecoded(name);
-    if (object.ok()) (void)folder_->Remove(*object);
-  }
-}
-
 Status Cache::Fill(const ObjectName& name, store::ReadFile& source, const Checksum& checksum) {
   std::uint64_t size = source.version().size;
   std::uint64_t reserved = Reservation(size);
-  std::uint64_t generation = 0;
-  std::vector<std::string> victims;
+  std::vector<Victim> victims;
   bool admitted = false;
   {
     std::lock_guard lock(mutex_);
@@ -174,13 +188,11 @@ Status Cache::Fill(const ObjectName& name, store::ReadFile& source, const Checks
     auto it = entries_.find(name.str());
     if (it != entries_.end()) {
       if (!it->second.ready || it->second.checksum == checksum) return Status::Ok();
-      ForgetReady(name.str(), it->second);  // a copy of an older version
-      victims.push_back(name.str());
+      victims.push_back(ForgetReady(name.str(), it->second));  // a copy of an older version
     }
     admitted = MakeRoom(reserved, victims);
     if (admitted) {
-      generation = ++generation_;
-      entries_[name.str()] = Entry{0, reserved, checksum, false, generation};
+      entries_[name.str()] = Entry{0, reserved, checksum, false, false};
       used_ += reserved;
       ++stats_.fills_in_flight;
     } else {
@@ -188,50 +200,42 @@ Status Cache::Fill(const ObjectName& name, store::ReadFile& source, const Checks
       spdlog::debug("cache: not caching {}: no room while other fills hold it", name.str());
     }
   }
-  Unlink(victims);  // what MakeRoom evicted stays evicted, admitted or not
+  Unlink(victims);  // before writing: the reservation is only real once they are gone
   if (!admitted) return Status::Ok();
 
   Result<store::FileVersion> copied = Copy(name, source, checksum);
+  victims.clear();
   {
     std::lock_guard lock(mutex_);
     --stats_.fills_in_flight;
-    victims.clear();
-    auto it = entries_.find(name.str());
-    bool current = it != entries_.end() && it->second.generation == generation;
-    if (current && copied.ok()) {
-      AddReady(name.str(), it->second, std::max(copied->allocated_bytes, reserved));
-      MakeRoom(0, victims);  // if the copy occupies more than it reserved
+    Entry& entry = entries_.at(name.str());  // only this fill erases a filling entry
+    if (copied.ok() && !entry.abandoned) {
+      AddReady(name.str(), entry, copied->allocated_bytes);
+      MakeRoom(0, victims);  // in case the copy occupies more than it reserved
     } else {
-      if (current) {  // the copy failed: release the reservation
-        used_ -= it->second.bytes;
-        entries_.erase(it);
-      } else if (copied.ok() && it != entries_.end() && it->second.ready) {
-        // Invalidated midway, and a newer copy was ready already: ours was renamed over it.
-        ForgetReady(name.str(), it->second);
-      }
-      if (copied.ok()) victims.push_back(name.str());  // what we renamed into place
+      // Failed, or invalidated by a PUT or DEL meanwhile: whatever was renamed into place goes,
+      // and the reservation is released once it is gone.
+      victims.push_back({name.str(), entry.bytes});
+      entries_.erase(name.str());
     }
   }
   Unlink(victims);
-  if (!copied.ok()) return copied.status();
-  return Status::Ok();
+  return copied.status();
 }
 
 void Cache::Invalidate(const ObjectName& name) {
+  std::vector<Victim> victims;
   {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(name.str());
     if (it == entries_.end()) return;
     if (it->second.ready) {
-      ForgetReady(name.str(), it->second);
+      victims.push_back(ForgetReady(name.str(), it->second));
     } else {
-      // A fill in progress: release its reservation now; the fill sees the new generation
-      // (or no entry) when it ends and removes its copy.
-      used_ -= it->second.bytes;
-      entries_.erase(it);
+      it->second.abandoned = true;  // the fill removes its copy when it ends
     }
   }
-  (void)folder_->Remove(name);
+  Unlink(victims);
 }
 
 std::set<std::string> Cache::CachedNames(std::string_view prefix) {

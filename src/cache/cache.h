@@ -86,23 +86,32 @@ class Cache {
     std::uint64_t bytes = 0;  // allocated on disk (ready) or reserved (filling)
     Checksum checksum;
     bool ready = false;
-    std::uint64_t generation = 0;  // tells a fill whether its entry was invalidated meanwhile
+    bool abandoned = false;  // filling, but invalidated: the fill discards its copy
+  };
+
+  // A copy to unlink once the lock is released; its bytes stay counted until then.
+  struct Victim {
+    std::string name;
+    std::uint64_t bytes;
   };
 
   Cache(std::unique_ptr<store::Store> folder, const CacheOptions& options,
         std::unique_ptr<EvictionPolicy> policy);
-  // Evicts until `needed` more bytes fit; appends the evicted names to `victims` (to unlink
-  // after the lock is released). False if even an empty policy leaves too little room.
-  // REQUIRES: mutex_ held.
-  bool MakeRoom(std::uint64_t needed, std::vector<std::string>& victims);
+  // Evicts until `needed` more bytes fit; appends the evicted copies to `victims`. False if
+  // even evicting every ready copy leaves too little room. REQUIRES: mutex_ held.
+  bool MakeRoom(std::uint64_t needed, std::vector<Victim>& victims);
+  // Drops a ready entry from the index and the policy; its copy becomes a victim.
   // REQUIRES: mutex_ held; `entry` is ready.
-  void ForgetReady(const std::string& name, Entry& entry);
+  Victim ForgetReady(const std::string& name, Entry& entry);
+  // The same for an entry the policy has already let go (EvictOne).
+  Victim ForgetReadyEvicted(const std::string& name, Entry& entry);
   // Makes the filled `entry` ready and known to the policy. REQUIRES: mutex_ held.
   void AddReady(const std::string& name, Entry& entry, std::uint64_t allocated);
   // Copies `source` into the folder as `name`. No lock held.
   Result<store::FileVersion> Copy(const ObjectName& name, store::ReadFile& source,
                                   const Checksum& checksum);
-  void Unlink(const std::vector<std::string>& names);
+  // Unlinks the victims' copies, then stops counting their bytes. REQUIRES: mutex_ not held.
+  void Unlink(const std::vector<Victim>& victims);
 
   std::unique_ptr<store::Store> folder_;
   std::atomic<bool> stopping_{false};
@@ -114,10 +123,11 @@ class Cache {
   std::unordered_map<std::string, Entry> entries_;     // GUARDED_BY(mutex_)
   std::vector<std::string> names_by_key_;              // GUARDED_BY(mutex_)
   std::vector<Key> free_keys_;                         // GUARDED_BY(mutex_)
-  std::uint64_t used_ = 0;      // ready + reserved bytes; GUARDED_BY(mutex_)
+  // Bytes the folder may hold right now: ready copies, reservations of fills, and victims not
+  // unlinked yet. Never above max_bytes_. GUARDED_BY(mutex_)
+  std::uint64_t used_ = 0;
   std::uint64_t ready_files_ = 0;                      // GUARDED_BY(mutex_)
   std::uint64_t ready_bytes_ = 0;                      // GUARDED_BY(mutex_)
-  std::uint64_t generation_ = 0;                       // GUARDED_BY(mutex_)
   CacheStats stats_;                                   // GUARDED_BY(mutex_)
 };
 
