@@ -1,5 +1,7 @@
 #include "cache/cache.h"
 
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include <fmt/format.h>
@@ -17,6 +19,65 @@ std::uint64_t Reservation(std::uint64_t size) {
 }
 
 }  // namespace
+
+FillProgress::~FillProgress() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int FillProgress::fd() const {
+  std::lock_guard lock(mutex_);
+  return fd_;
+}
+
+void FillProgress::SetFd(int fd) {
+  std::lock_guard lock(mutex_);
+  fd_ = fd;
+}
+
+FillProgress::State FillProgress::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
+}
+
+void FillProgress::OnProgress(std::uint64_t seen, std::function<void()> wake) {
+  {
+    std::lock_guard lock(mutex_);
+    if (state_.written <= seen && !state_.done) {
+      waiters_.emplace_back(seen, std::move(wake));
+      return;
+    }
+  }
+  wake();
+}
+
+void FillProgress::WakeUp(std::vector<std::function<void()>>& ready) {
+  std::erase_if(waiters_, [&](auto& waiter) {
+    if (state_.written <= waiter.first && !state_.done) return false;
+    ready.push_back(std::move(waiter.second));
+    return true;
+  });
+}
+
+void FillProgress::Advance(std::uint64_t written) {
+  std::vector<std::function<void()>> ready;
+  {
+    std::lock_guard lock(mutex_);
+    state_.written = written;
+    WakeUp(ready);
+  }
+  for (auto& wake : ready) wake();
+}
+
+void FillProgress::Finish(Status status) {
+  std::vector<std::function<void()>> ready;
+  {
+    std::lock_guard lock(mutex_);
+    state_.done = true;
+    state_.status = std::move(status);
+    WakeUp(ready);
+  }
+  for (auto& wake : ready) wake();
+}
 
 Result<std::unique_ptr<Cache>> Cache::Open(std::unique_ptr<store::Store> folder,
                                            const CacheOptions& options) {
@@ -60,12 +121,14 @@ Cache::Cache(std::unique_ptr<store::Store> folder, const CacheOptions& options,
       max_object_(options.max_object != 0 ? options.max_object : options.max_bytes / 8),
       policy_(std::move(policy)) {}
 
-std::unique_ptr<store::ReadFile> Cache::Lookup(const ObjectName& name, const Checksum& checksum) {
+CacheLookup Cache::Lookup(const ObjectName& name, const Checksum& checksum) {
   {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(name.str());
-    if (it == entries_.end() || !it->second.ready || it->second.checksum != checksum) {
-      return nullptr;
+    if (it == entries_.end() || it->second.checksum != checksum) return {};
+    if (!it->second.ready) {
+      if (it->second.abandoned) return {};
+      return {nullptr, it->second.progress};
     }
     policy_->OnHit(it->second.key);
   }
@@ -73,7 +136,7 @@ std::unique_ptr<store::ReadFile> Cache::Lookup(const ObjectName& name, const Che
   auto copy = folder_->OpenRead(name);
   std::optional<Checksum> remembered;
   if (copy.ok()) remembered = folder_->RememberedChecksum(**copy);
-  if (remembered && *remembered == checksum) return std::move(*copy);
+  if (remembered && *remembered == checksum) return {std::move(*copy), nullptr};
   // The file under a ready entry is gone or not what the index says: the entry is worth
   // nothing.
   std::vector<Victim> victims;
@@ -85,7 +148,7 @@ std::unique_ptr<store::ReadFile> Cache::Lookup(const ObjectName& name, const Che
     }
   }
   Unlink(victims);
-  return nullptr;
+  return {};
 }
 
 bool Cache::MakeRoom(std::uint64_t needed, std::vector<Victim>& victims) {
@@ -149,12 +212,9 @@ void Cache::AddReady(const std::string& name, Entry& entry, std::uint64_t alloca
   policy_->OnInsert(entry.key, allocated);
 }
 
-Result<store::FileVersion> Cache::Copy(const ObjectName& name, store::ReadFile& source,
-                                       const Checksum& checksum) {
-  auto copy = folder_->BeginWrite(name);
-  if (!copy.ok()) return copy.status();
+Result<store::FileVersion> Cache::Copy(PendingFill& pending, store::ReadFile& source) {
   std::vector<char> buffer(1 << 20);
-  Hasher hasher(checksum.algo);
+  Hasher hasher(pending.checksum.algo);
   std::uint64_t offset = 0;
   std::uint64_t size = source.version().size;
   while (offset < size) {
@@ -164,35 +224,46 @@ Result<store::FileVersion> Cache::Copy(const ObjectName& name, store::ReadFile& 
     if (*got == 0) break;
     std::string_view bytes(buffer.data(), *got);
     hasher.Update(bytes);
-    if (Status s = (*copy)->Append(bytes); !s.ok()) return s;
+    if (Status s = pending.writer->Append(bytes); !s.ok()) return s;
     offset += *got;
+    {
+      std::lock_guard lock(mutex_);
+      stats_.store_bytes_read += *got;
+    }
+    pending.progress->Advance(offset);
   }
-  if (offset != size || hasher.Finish() != checksum) {
-    return Status::Conflict(fmt::format("{} changed while it was copied to the cache", name.str()));
+  if (offset != size || hasher.Finish() != pending.checksum) {
+    return Status::Conflict(
+        fmt::format("{} changed while it was copied to the cache", pending.name));
   }
-  return (*copy)->Commit(checksum);
+  return pending.writer->Commit(pending.checksum);
 }
 
-Status Cache::Fill(const ObjectName& name, store::ReadFile& source, const Checksum& checksum) {
-  std::uint64_t size = source.version().size;
+std::unique_ptr<PendingFill> Cache::BeginFill(const ObjectName& name, std::uint64_t size,
+                                             const Checksum& checksum) {
   std::uint64_t reserved = Reservation(size);
   std::vector<Victim> victims;
   bool admitted = false;
+  auto pending = std::make_unique<PendingFill>();
+  pending->name = name.str();
+  pending->checksum = checksum;
   {
     std::lock_guard lock(mutex_);
     if (size > max_object_) {
       ++stats_.bypassed;
       spdlog::debug("cache: not caching {}: {} bytes is over --cache-max-object", name.str(), size);
-      return Status::Ok();
+      return nullptr;
     }
     auto it = entries_.find(name.str());
     if (it != entries_.end()) {
-      if (!it->second.ready || it->second.checksum == checksum) return Status::Ok();
+      if (!it->second.ready || it->second.checksum == checksum) return nullptr;
       victims.push_back(ForgetReady(name.str(), it->second));  // a copy of an older version
     }
     admitted = MakeRoom(reserved, victims);
     if (admitted) {
-      entries_[name.str()] = Entry{0, reserved, checksum, false, false};
+      // Followers can join from now on; they wait until the copy is open and growing.
+      pending->progress = std::make_shared<FillProgress>(size);
+      entries_[name.str()] = Entry{0, reserved, checksum, false, false, pending->progress};
       used_ += reserved;
       ++stats_.fills_in_flight;
     } else {
@@ -201,26 +272,60 @@ Status Cache::Fill(const ObjectName& name, store::ReadFile& source, const Checks
     }
   }
   Unlink(victims);  // before writing: the reservation is only real once they are gone
-  if (!admitted) return Status::Ok();
+  if (!admitted) return nullptr;
 
-  Result<store::FileVersion> copied = Copy(name, source, checksum);
-  victims.clear();
+  auto writer = folder_->BeginWrite(name);
+  int fd = writer.ok() && (*writer)->fd() >= 0 ? ::dup((*writer)->fd()) : -1;
+  if (fd < 0) {
+    // Could not open the copy: give the reservation back and wake followers, as a failed
+    // fill would.
+    Finalize(*pending, writer.ok() ? Status::Internal("cannot follow the copy") : writer.status());
+    return nullptr;
+  }
+  pending->writer = std::move(*writer);
+  pending->progress->SetFd(fd);
+  return pending;
+}
+
+Status Cache::RunFill(std::unique_ptr<PendingFill> pending, store::ReadFile& source) {
+  Result<store::FileVersion> copied = Copy(*pending, source);
+  pending->writer.reset();  // a failed copy's temporary file goes now
+  Finalize(*pending, copied.ok() ? Status::Ok() : copied.status(),
+           copied.ok() ? copied->allocated_bytes : 0);
+  return copied.status();
+}
+
+void Cache::Finalize(PendingFill& pending, Status status, std::uint64_t allocated) {
+  std::vector<Victim> victims;
   {
     std::lock_guard lock(mutex_);
     --stats_.fills_in_flight;
-    Entry& entry = entries_.at(name.str());  // only this fill erases a filling entry
-    if (copied.ok() && !entry.abandoned) {
-      AddReady(name.str(), entry, copied->allocated_bytes);
+    Entry& entry = entries_.at(pending.name);  // only its fill erases a filling entry
+    if (status.ok() && !entry.abandoned) {
+      entry.progress.reset();
+      AddReady(pending.name, entry, allocated);
       MakeRoom(0, victims);  // in case the copy occupies more than it reserved
     } else {
       // Failed, or invalidated by a PUT or DEL meanwhile: whatever was renamed into place goes,
       // and the reservation is released once it is gone.
-      victims.push_back({name.str(), entry.bytes});
-      entries_.erase(name.str());
+      if (status.ok()) status = Status::Conflict("the file changed while it was cached");
+      victims.push_back({pending.name, entry.bytes});
+      entries_.erase(pending.name);
     }
   }
   Unlink(victims);
-  return copied.status();
+  pending.progress->Finish(std::move(status));  // wakes every follower
+}
+
+void Cache::CancelFill(std::unique_ptr<PendingFill> pending, Status why) {
+  pending->writer.reset();
+  Finalize(*pending, std::move(why));
+}
+
+Status Cache::Fill(const ObjectName& name, store::ReadFile& source, const Checksum& checksum) {
+  std::unique_ptr<PendingFill> pending = BeginFill(name, source.version().size, checksum);
+  if (!pending) return Status::Ok();
+  return RunFill(std::move(pending), source);
 }
 
 void Cache::Invalidate(const ObjectName& name) {
@@ -238,6 +343,12 @@ void Cache::Invalidate(const ObjectName& name) {
   Unlink(victims);
 }
 
+bool Cache::Contains(const ObjectName& name, const Checksum& checksum) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(name.str());
+  return it != entries_.end() && it->second.ready && it->second.checksum == checksum;
+}
+
 std::set<std::string> Cache::CachedNames(std::string_view prefix) {
   std::set<std::string> names;
   std::lock_guard lock(mutex_);
@@ -247,14 +358,14 @@ std::set<std::string> Cache::CachedNames(std::string_view prefix) {
   return names;
 }
 
-void Cache::RecordServed(bool from_cache, std::uint64_t bytes) {
+void Cache::RecordServed(bool hit, bool from_cache_file, std::uint64_t bytes) {
   std::lock_guard lock(mutex_);
-  if (from_cache) {
-    ++stats_.hits;
+  ++(hit ? stats_.hits : stats_.misses);
+  if (from_cache_file) {
     stats_.bytes_from_cache += bytes;
   } else {
-    ++stats_.misses;
     stats_.bytes_from_store += bytes;
+    stats_.store_bytes_read += bytes;
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -35,17 +36,72 @@ struct CacheOptions {
   std::string policy = "s3fifo";                     // --cache-policy
 };
 
+// A fill in progress, which readers follow as it grows (read-while-write): every concurrent
+// GET of a cold file streams from the one copy being made, so the data store is read once.
+// Thread-safe.
+class FillProgress {
+ public:
+  explicit FillProgress(std::uint64_t size) : size_(size) {}
+  ~FillProgress();
+  FillProgress(const FillProgress&) = delete;
+  FillProgress& operator=(const FillProgress&) = delete;
+
+  // Reads the copy: bytes [0, written) are final (pread, sendfile). Owned by this object.
+  // Valid once state().written > 0 (the filler sets it before writing a byte).
+  int fd() const;
+  std::uint64_t size() const { return size_; }
+
+  struct State {
+    std::uint64_t written = 0;
+    bool done = false;
+    Status status;  // once done: OK, or why the fill failed (then the copy is incomplete)
+  };
+  State state() const;
+  // Calls `wake` once, from any thread, when more than `seen` bytes are written or the fill is
+  // done (at once if that is already so). `wake` must not call back into this object.
+  void OnProgress(std::uint64_t seen, std::function<void()> wake);
+
+  // For the filler. SetFd takes ownership.
+  void SetFd(int fd);
+  void Advance(std::uint64_t written);
+  void Finish(Status status);
+
+ private:
+  void WakeUp(std::vector<std::function<void()>>& ready);  // REQUIRES: mutex_ held
+
+  const std::uint64_t size_;
+  mutable std::mutex mutex_;
+  int fd_ = -1;                                                           // GUARDED_BY(mutex_)
+  State state_;                                                           // GUARDED_BY(mutex_)
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> waiters_;  // GUARDED_BY(mutex_)
+};
+
 struct CacheStats {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
   std::uint64_t bytes_from_cache = 0;
   std::uint64_t bytes_from_store = 0;
+  std::uint64_t store_bytes_read = 0;  // sent from the data store, plus read by fills
   std::uint64_t evictions = 0;
   std::uint64_t bypassed = 0;  // fills refused: larger than max_object, or no room
   std::uint64_t bytes_cached = 0;
   std::uint64_t files_cached = 0;
   std::uint64_t fills_in_flight = 0;
   std::uint64_t max_bytes = 0;
+};
+
+// What BeginFill reserved and RunFill completes.
+struct PendingFill {
+  std::string name;
+  Checksum checksum;
+  std::shared_ptr<FillProgress> progress;
+  std::unique_ptr<store::WriteFile> writer;
+};
+
+// What Lookup found: a ready copy, a fill in progress to follow, or neither.
+struct CacheLookup {
+  std::unique_ptr<store::ReadFile> copy;
+  std::shared_ptr<FillProgress> filling;
 };
 
 class Cache {
@@ -56,22 +112,35 @@ class Cache {
                                              const CacheOptions& options);
 
   // The cached copy of `name` if it holds the bytes whose checksum is `checksum` (a hit for
-  // the policy); else nullptr.
-  std::unique_ptr<store::ReadFile> Lookup(const ObjectName& name, const Checksum& checksum);
+  // the policy); else the fill of those bytes in progress, if any.
+  CacheLookup Lookup(const ObjectName& name, const Checksum& checksum);
 
-  // Copies `source` (whose checksum is `checksum`) into the cache, verifying the bytes as they
-  // are copied. Blocking: run it off the event loop. OK without copying when the file is too
-  // large, already cached or being filled, or no room can be made (fills hold it all).
+  // Reserves room for a copy of `name` (`size` bytes with `checksum`) and opens it. nullptr
+  // when it is not to be cached: too large, already cached or being filled, no room (fills
+  // in progress hold it all). Blocking (it may unlink victims).
+  std::unique_ptr<PendingFill> BeginFill(const ObjectName& name, std::uint64_t size,
+                                         const Checksum& checksum);
+  // Copies `source` into the pending fill, verifying the bytes as they are copied, and wakes
+  // every follower as it goes and when it ends. Blocking: run it off the event loop.
+  Status RunFill(std::unique_ptr<PendingFill> pending, store::ReadFile& source);
+  // Gives up a pending fill without copying: its room is released, followers get `why`.
+  void CancelFill(std::unique_ptr<PendingFill> pending, Status why);
+  // BeginFill and RunFill in one call.
   Status Fill(const ObjectName& name, store::ReadFile& source, const Checksum& checksum);
 
   // Drops the copy of `name`, if any; a fill in progress for it is discarded when it ends.
   void Invalidate(const ObjectName& name);
 
+  // Whether a ready copy of exactly these bytes is indexed. Not an access: the policy does not
+  // see it (STAT and LIST must not make a file look hot).
+  bool Contains(const ObjectName& name, const Checksum& checksum);
+
   // Names of cached files starting with `prefix`.
   std::set<std::string> CachedNames(std::string_view prefix);
 
-  // Counts a GET served (from the cache or from the data store) for STATS.
-  void RecordServed(bool from_cache, std::uint64_t bytes);
+  // Counts a GET for STATS: a hit (a ready copy, or a fill another GET started) or a miss, and
+  // where its bytes came from (a cache file, ready or filling, or the data store).
+  void RecordServed(bool hit, bool from_cache_file, std::uint64_t bytes);
   CacheStats Stats();
 
   std::uint64_t max_object() const { return max_object_; }
@@ -87,6 +156,7 @@ class Cache {
     Checksum checksum;
     bool ready = false;
     bool abandoned = false;  // filling, but invalidated: the fill discards its copy
+    std::shared_ptr<FillProgress> progress;  // while filling, once its copy is open
   };
 
   // A copy to unlink once the lock is released; its bytes stay counted until then.
@@ -107,9 +177,10 @@ class Cache {
   Victim ForgetReadyEvicted(const std::string& name, Entry& entry);
   // Makes the filled `entry` ready and known to the policy. REQUIRES: mutex_ held.
   void AddReady(const std::string& name, Entry& entry, std::uint64_t allocated);
-  // Copies `source` into the folder as `name`. No lock held.
-  Result<store::FileVersion> Copy(const ObjectName& name, store::ReadFile& source,
-                                  const Checksum& checksum);
+  // Makes a finished fill's copy ready (status OK) or removes it, then wakes its followers.
+  void Finalize(PendingFill& pending, Status status, std::uint64_t allocated = 0);
+  // Copies `source` into the pending fill and commits it. No lock held.
+  Result<store::FileVersion> Copy(PendingFill& pending, store::ReadFile& source);
   // Unlinks the victims' copies, then stops counting their bytes. REQUIRES: mutex_ not held.
   void Unlink(const std::vector<Victim>& victims);
 

@@ -71,14 +71,14 @@ TEST_F(CacheTest, StaysWithinItsBytesAndEvictsByPolicy) {
     ASSERT_LE(cache->Stats().bytes_cached, limit);
     ASSERT_LE(FolderBytes(), limit);
     if (i >= 1) {
-      ASSERT_NE(cache->Lookup(Name("f0"), checksums[0]), nullptr) << i;  // keep f0 hot
+      ASSERT_NE(cache->Lookup(Name("f0"), checksums[0]).copy, nullptr) << i;  // keep f0 hot
     }
   }
   CacheStats stats = cache->Stats();
   EXPECT_EQ(stats.files_cached, 10u);
   EXPECT_EQ(stats.evictions, 10u);
-  EXPECT_NE(cache->Lookup(Name("f0"), checksums[0]), nullptr);    // hot: kept by LRU
-  EXPECT_EQ(cache->Lookup(Name("f1"), checksums[1]), nullptr);    // cold: evicted
+  EXPECT_NE(cache->Lookup(Name("f0"), checksums[0]).copy, nullptr);    // hot: kept by LRU
+  EXPECT_EQ(cache->Lookup(Name("f1"), checksums[1]).copy, nullptr);    // cold: evicted
   EXPECT_FALSE(std::filesystem::exists(dir_ / "cache/f1"));       // and its file is gone
 }
 
@@ -86,7 +86,7 @@ TEST_F(CacheTest, FilesLargerThanMaxObjectBypass) {
   auto cache = OpenCache({.max_bytes = 1 << 20, .max_object = 4096});
   Checksum big = PutData("big", 5000);
   ASSERT_TRUE(Fill(*cache, "big", big).ok());
-  EXPECT_EQ(cache->Lookup(Name("big"), big), nullptr);
+  EXPECT_EQ(cache->Lookup(Name("big"), big).copy, nullptr);
   EXPECT_EQ(cache->Stats().bypassed, 1u);
   EXPECT_EQ(OpenCache({.max_bytes = 1 << 20})->max_object(), (1u << 20) / 8);  // default 1/8
 }
@@ -95,17 +95,17 @@ TEST_F(CacheTest, ZeroBytesMeansNoCaching) {
   auto cache = OpenCache({.max_bytes = 0});
   Checksum checksum = PutData("f", 10);
   ASSERT_TRUE(Fill(*cache, "f", checksum).ok());
-  EXPECT_EQ(cache->Lookup(Name("f"), checksum), nullptr);
+  EXPECT_EQ(cache->Lookup(Name("f"), checksum).copy, nullptr);
 }
 
 TEST_F(CacheTest, AnEvictedFileStaysReadableForItsReader) {
   auto cache = OpenCache({.max_bytes = 2 * CopyBytes(4096), .max_object = 8192, .policy = "fifo"});
   Checksum a = PutData("a", 4096, 'a');
   ASSERT_TRUE(Fill(*cache, "a", a).ok());
-  auto reader = cache->Lookup(Name("a"), a);
+  auto reader = cache->Lookup(Name("a"), a).copy;
   ASSERT_NE(reader, nullptr);
   for (const char* n : {"b", "c"}) ASSERT_TRUE(Fill(*cache, n, PutData(n, 4096)).ok());
-  EXPECT_EQ(cache->Lookup(Name("a"), a), nullptr);  // evicted...
+  EXPECT_EQ(cache->Lookup(Name("a"), a).copy, nullptr);  // evicted...
   std::string bytes(4096, '\0');
   auto got = reader->ReadAt(0, {bytes.data(), bytes.size()});
   ASSERT_TRUE(got.ok());
@@ -117,12 +117,12 @@ TEST_F(CacheTest, InvalidateDropsTheCopyAndAStaleChecksumNeverHits) {
   Checksum v1 = PutData("f", 100, '1');
   ASSERT_TRUE(Fill(*cache, "f", v1).ok());
   Checksum v2 = PutData("f", 100, '2');
-  EXPECT_EQ(cache->Lookup(Name("f"), v2), nullptr);  // the copy is of v1
+  EXPECT_EQ(cache->Lookup(Name("f"), v2).copy, nullptr);  // the copy is of v1
   cache->Invalidate(Name("f"));
-  EXPECT_EQ(cache->Lookup(Name("f"), v1), nullptr);
+  EXPECT_EQ(cache->Lookup(Name("f"), v1).copy, nullptr);
   EXPECT_EQ(cache->Stats().files_cached, 0u);
   ASSERT_TRUE(Fill(*cache, "f", v2).ok());
-  EXPECT_NE(cache->Lookup(Name("f"), v2), nullptr);
+  EXPECT_NE(cache->Lookup(Name("f"), v2).copy, nullptr);
 }
 
 TEST_F(CacheTest, RestartIndexesWhatTheFolderHoldsAndShrinksToANewLimit) {
@@ -145,9 +145,49 @@ TEST_F(CacheTest, RestartIndexesWhatTheFolderHoldsAndShrinksToANewLimit) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "cache/.ferry/tmp/put-0123"));
   int hits = 0;
   for (int i = 0; i < 8; ++i) {
-    hits += cache->Lookup(Name("f" + std::to_string(i)), checksums[i]) != nullptr ? 1 : 0;
+    hits += cache->Lookup(Name("f" + std::to_string(i)), checksums[i]).copy != nullptr ? 1 : 0;
   }
   EXPECT_EQ(hits, 4);
+}
+
+TEST(FillProgress, WakesFollowersAsItGrowsAndWhenItEnds) {
+  FillProgress progress(100);
+  int woken = 0;
+  progress.OnProgress(0, [&] { ++woken; });
+  progress.OnProgress(50, [&] { ++woken; });
+  EXPECT_EQ(woken, 0);
+  progress.Advance(10);  // past 0, not past 50
+  EXPECT_EQ(woken, 1);
+  progress.OnProgress(5, [&] { ++woken; });  // already past: at once
+  EXPECT_EQ(woken, 2);
+  progress.Finish(Status::Internal("disk on fire"));  // wakes the rest, whatever they wait for
+  EXPECT_EQ(woken, 3);
+  EXPECT_TRUE(progress.state().done);
+  EXPECT_EQ(progress.state().status.code(), Code::kInternal);
+  progress.OnProgress(99, [&] { ++woken; });  // done: at once
+  EXPECT_EQ(woken, 4);
+}
+
+TEST_F(CacheTest, AFailedFillWakesItsFollowersWithTheErrorAndReleasesItsRoom) {
+  auto cache = OpenCache({.max_bytes = 1 << 20});
+  PutData("f", 10000);
+  Checksum wrong = PutData("other", 10000, 'y');  // the bytes of "f" will not match this
+  auto pending = cache->BeginFill(Name("f"), 10000, wrong);
+  ASSERT_NE(pending, nullptr);
+  std::shared_ptr<FillProgress> progress = pending->progress;
+  EXPECT_EQ(cache->Lookup(Name("f"), wrong).filling, progress);  // a second GET would follow it
+  bool woken = false;
+  progress->OnProgress(20000, [&] { woken = true; });  // waits for more than the file holds
+  auto source = data_->OpenRead(Name("f"));
+  ASSERT_TRUE(source.ok());
+  EXPECT_EQ(cache->RunFill(std::move(pending), **source).code(), Code::kConflict);
+  EXPECT_TRUE(woken);
+  EXPECT_EQ(progress->state().status.code(), Code::kConflict);
+  CacheStats stats = cache->Stats();
+  EXPECT_EQ(stats.fills_in_flight, 0u);
+  EXPECT_EQ(stats.files_cached, 0u);
+  EXPECT_EQ(cache->Lookup(Name("f"), wrong).filling, nullptr);
+  EXPECT_EQ(FolderBytes(), 0u);  // no copy, no temporary file left
 }
 
 TEST_F(CacheTest, UnknownPolicyIsRefused) {

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
@@ -73,6 +75,10 @@ class Connection {
   asio::awaitable<bool> HandleGet(const protocol::Request& request);
   asio::awaitable<bool> HandlePut(const protocol::Request& request);
   asio::awaitable<bool> SendBody(service::Download& download);
+  // Sends `length` bytes of `fd` from `offset` with sendfile (zero-copy from the page cache).
+  asio::awaitable<bool> SendFileRange(int fd, std::uint64_t offset, std::uint64_t length);
+  // Sends a file that is being copied into the cache as its bytes arrive.
+  asio::awaitable<bool> FollowFill(cache::FillProgress& fill, std::uint64_t length);
 
   SessionContext context_;
   tcp::socket& socket_;
@@ -211,41 +217,71 @@ asio::awaitable<bool> Connection::HandleGet(const protocol::Request& request) {
 }
 
 asio::awaitable<bool> Connection::SendBody(service::Download& download) {
-  std::uint64_t remaining = download.head.length;
+  if (download.filling) co_return co_await FollowFill(*download.filling, download.head.length);
   int fd = download.file->fd();
-  if (fd >= 0) {  // zero-copy from the page cache to the socket
-    if (!socket_.native_non_blocking()) socket_.native_non_blocking(true);
-    auto offset = static_cast<off_t>(download.offset);
-    while (remaining > 0) {
-      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, 1 << 30));
-      ssize_t sent = ::sendfile(socket_.native_handle(), fd, &offset, want);
-      if (sent > 0) {
-        remaining -= static_cast<std::uint64_t>(sent);
-      } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        auto [error] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
-        if (error) co_return false;
-      } else if (sent < 0 && errno == EINTR) {
-        continue;
-      } else {
-        // 0: the file shrank under us (rewritten in place by another program). Cutting the
-        // connection is the only honest signal left once the length is promised.
-        if (sent == 0) spdlog::warn("{}: file shrank during a GET; connection cut", peer_);
-        co_return false;
-      }
-    }
-    co_return true;
-  }
+  if (fd >= 0) co_return co_await SendFileRange(fd, download.offset, download.head.length);
   body_buffer_.resize(kBodyChunk);
   std::uint64_t offset = download.offset;
+  std::uint64_t remaining = download.head.length;
   while (remaining > 0) {
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kBodyChunk));
     auto got = co_await Offload(context_.blocking_pool, [&] {
       return download.file->ReadAt(offset, {body_buffer_.data(), want});
     });
     if (!got.ok() || *got == 0) co_return false;
-    if (!co_await Write({body_buffer_.data(), *got})) co_return false;
+    if (!co_await Write(std::string(body_buffer_.data(), *got))) co_return false;
     offset += *got;
     remaining -= *got;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::SendFileRange(int fd, std::uint64_t offset,
+                                                std::uint64_t length) {
+  if (!socket_.native_non_blocking()) socket_.native_non_blocking(true);
+  auto position = static_cast<off_t>(offset);
+  while (length > 0) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, 1 << 30));
+    ssize_t sent = ::sendfile(socket_.native_handle(), fd, &position, want);
+    if (sent > 0) {
+      length -= static_cast<std::uint64_t>(sent);
+    } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      auto [error] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
+      if (error) co_return false;
+    } else if (sent < 0 && errno == EINTR) {
+      continue;
+    } else {
+      // 0: the file shrank under us (rewritten in place by another program). Cutting the
+      // connection is the only honest signal left once the length is promised.
+      if (sent == 0) spdlog::warn("{}: file shrank during a GET; connection cut", peer_);
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> Connection::FollowFill(cache::FillProgress& fill,
+                                             std::uint64_t length) {
+  // The fill's thread wakes us through this timer: it posts a cancel to our event loop.
+  auto wake = std::make_shared<asio::steady_timer>(socket_.get_executor());
+  std::uint64_t sent = 0;
+  while (sent < length) {
+    cache::FillProgress::State state = fill.state();
+    std::uint64_t available = std::min(state.written, length);
+    if (available > sent) {
+      if (!co_await SendFileRange(fill.fd(), sent, available - sent)) co_return false;
+      sent = available;
+      continue;
+    }
+    if (state.done) {  // failed before our bytes were written: the promised length cannot come
+      spdlog::info("{}: cache fill failed ({}); connection cut", peer_, state.status.ToString());
+      co_return false;
+    }
+    wake->expires_at(asio::steady_timer::time_point::max());
+    fill.OnProgress(sent, [wake, executor = socket_.get_executor()] {
+      asio::post(executor, [wake] { wake->cancel(); });
+    });
+    co_await wake->async_wait(kNoThrow);
   }
   co_return true;
 }

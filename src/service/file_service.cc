@@ -80,7 +80,7 @@ Result<protocol::FileEntry> FileService::Stat(const ObjectName& name) {
   Result<Checksum> checksum = ChecksumOf(**file);
   if (!checksum.ok()) return checksum.status();
   const store::FileVersion& v = (*file)->version();
-  bool cached = cache_ != nullptr && cache_->Lookup(name, *checksum) != nullptr;
+  bool cached = cache_ != nullptr && cache_->Contains(name, *checksum);
   return protocol::FileEntry{name.str(), v.size, v.mtime_seconds(), cached, *checksum};
 }
 
@@ -97,21 +97,51 @@ Result<Download> FileService::Get(const ObjectName& name, std::uint64_t offset,
   Download download;
   download.offset = offset;
   download.head = {std::min(length.value_or(size - offset), size - offset), size, *checksum};
-  if (cache_ != nullptr) {
-    download.file = cache_->Lookup(name, *checksum);
-    download.from_cache = download.file != nullptr;
-    if (!download.from_cache && size <= cache_->max_object()) StartFill(name, *checksum);
-    cache_->RecordServed(download.from_cache, download.head.length);
+  if (cache_ == nullptr) {
+    download.file = std::move(*file);
+    return download;
   }
-  if (!download.file) download.file = std::move(*file);
+  cache::CacheLookup found = cache_->Lookup(name, *checksum);
+  bool whole_file = offset == 0 && download.head.length == size;
+  if (found.copy) {
+    download.file = std::move(found.copy);
+    download.from_cache = true;
+    cache_->RecordServed(/*hit=*/true, true, download.head.length);
+  } else if (found.filling && whole_file) {
+    download.filling = std::move(found.filling);  // another GET's fill: collapse onto it
+    download.from_cache = true;
+    cache_->RecordServed(/*hit=*/true, true, download.head.length);
+  } else {
+    std::unique_ptr<cache::PendingFill> pending;
+    if (!found.filling && size <= cache_->max_object()) pending = cache_->BeginFill(name, size, *checksum);
+    if (pending && whole_file) {
+      download.filling = pending->progress;
+      download.from_cache = true;
+      cache_->RecordServed(/*hit=*/false, true, download.head.length);
+      RunFillInBackground(std::move(pending), std::move(*file));
+    } else {
+      if (pending) RunFillInBackground(std::move(pending), nullptr);
+      download.file = std::move(*file);
+      cache_->RecordServed(/*hit=*/false, false, download.head.length);
+    }
+  }
   return download;
 }
 
-void FileService::StartFill(const ObjectName& name, const Checksum& checksum) {
-  background_([this, name, checksum] {
-    // Its own handle: the fill may outlast the download that started it.
-    Result<std::unique_ptr<store::ReadFile>> source = data_.OpenRead(name);
-    if (source.ok()) (void)cache_->Fill(name, **source, checksum);
+void FileService::RunFillInBackground(std::unique_ptr<cache::PendingFill> pending,
+                                      std::unique_ptr<store::ReadFile> source) {
+  // std::function needs a copyable job: the unique_ptrs ride in a shared_ptr.
+  auto job = std::make_shared<std::pair<std::unique_ptr<cache::PendingFill>,
+                                        std::unique_ptr<store::ReadFile>>>(std::move(pending),
+                                                                           std::move(source));
+  background_([this, job] {
+    auto& [fill, file] = *job;
+    if (!file) {  // a ranged GET started it: the fill opens the data file itself
+      auto opened = data_.OpenRead(*ObjectName::FromDecoded(fill->name));
+      if (!opened.ok()) return cache_->CancelFill(std::move(fill), opened.status());
+      file = std::move(*opened);
+    }
+    (void)cache_->RunFill(std::move(fill), *file);
   });
 }
 
@@ -138,6 +168,7 @@ std::vector<protocol::StatValue> FileService::Stats() {
           {"hit_ratio", fmt::format("{:.4f}", hit_ratio)},
           {"bytes_from_cache", number(c.bytes_from_cache)},
           {"bytes_from_store", number(c.bytes_from_store)},
+          {"store_bytes_read", number(c.store_bytes_read)},
           {"evictions", number(c.evictions)},
           {"bypassed", number(c.bypassed)},
           {"bytes_cached", number(c.bytes_cached)},

@@ -26,12 +26,14 @@ namespace ferry::service {
 // Runs a job in the background (the server's blocking pool; inline in tests).
 using BackgroundRunner = std::function<void(std::function<void()>)>;
 
-// An open file ready to be sent: `head.length` bytes from `offset`.
+// What a GET sends: `head.length` bytes from `offset`, of an open file or, for a file being
+// copied into the cache right now, of that copy as it grows (follow `filling` until done).
 struct Download {
   std::unique_ptr<store::ReadFile> file;
+  std::shared_ptr<cache::FillProgress> filling;
   std::uint64_t offset = 0;
   protocol::GetHead head;
-  bool from_cache = false;
+  bool from_cache = false;  // a ready copy or a fill: the data store is not read for it
 };
 
 // An upload in progress. Destroying it without Commit leaves no trace (the client went away).
@@ -65,8 +67,10 @@ class FileService {
 
   Result<std::vector<protocol::FileEntry>> List(std::string_view prefix);
   Result<protocol::FileEntry> Stat(const ObjectName& name);
-  // GET: from the cache if it holds the current version, else from the data store (and a
-  // background fill copies it into the cache). 416 if offset > size; length is cut at the end.
+  // GET: from the cache if it holds the current version. On a miss, a whole-file GET starts
+  // a fill and follows it (and so do concurrent GETs of the file: the data store is read
+  // once); a ranged GET is served from the data store while a fill runs in the background.
+  // 416 if offset > size; length is cut at the end.
   Result<Download> Get(const ObjectName& name, std::uint64_t offset,
                        std::optional<std::uint64_t> length);
   // PUT: `size` nullopt means "until the client half-closes".
@@ -79,7 +83,9 @@ class FileService {
  private:
   // The checksum of the version `file` holds: remembered, or computed once and remembered.
   Result<Checksum> ChecksumOf(store::ReadFile& file);
-  void StartFill(const ObjectName& name, const Checksum& checksum);
+  // Runs a pending fill in the background, reading `source` (or the data file anew).
+  void RunFillInBackground(std::unique_ptr<cache::PendingFill> pending,
+                           std::unique_ptr<store::ReadFile> source);
 
   store::Store& data_;
   cache::Cache* cache_;

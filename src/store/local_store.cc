@@ -154,6 +154,7 @@ class LocalWriteFile final : public WriteFile {
         tmp_name_(std::move(tmp_name)), name_(std::move(name)) {}
   ~LocalWriteFile() override;
   Status Append(std::string_view bytes) override;
+  int fd() const override { return file_.get(); }
   Result<FileVersion> Commit(const Checksum& checksum) override;
 
  private:
@@ -217,7 +218,8 @@ class LocalStore final : public Store {
       return Status::Conflict(fmt::format("{} is a folder", name.str()));
     }
     std::string tmp_name = "put-" + RandomHex();
-    Fd file(::openat(tmp_.get(), tmp_name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    // Read-write, so readers can follow the file as it grows (WriteFile::fd).
+    Fd file(::openat(tmp_.get(), tmp_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (file.get() < 0) return PosixError(errno, "create temporary file");
     return std::unique_ptr<WriteFile>(std::make_unique<LocalWriteFile>(
         *this, std::move(file), std::move(*parent), leaf, tmp_name, name.str()));

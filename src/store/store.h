@@ -63,6 +63,10 @@ class WriteFile {
   // Without a successful Commit, destroying a WriteFile removes every trace of it.
   virtual ~WriteFile() = default;
   virtual Status Append(std::string_view bytes) = 0;
+  // A descriptor that reads what has been appended so far (readers follow a cache fill as it
+  // grows, and keep reading the file after Commit renames it), or -1 where the store is not
+  // file-backed. Owned by the WriteFile: dup it to keep it longer.
+  virtual int fd() const { return -1; }
   // Makes the written bytes durable and visible under the name (replacing any previous
   // version atomically), remembering `checksum` as theirs. At most one call.
   virtual Result<FileVersion> Commit(const Checksum& checksum) = 0;
