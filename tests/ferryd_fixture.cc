@@ -56,6 +56,7 @@ std::uint64_t StatusField(pid_t pid, const std::string& field) {
 
 std::string FerrydPath() { return FERRYD_PATH; }
 std::string FerryPath() { return FERRY_PATH; }
+std::string FerrySimPath() { return FERRY_SIM_PATH; }
 
 Ferryd::Ferryd(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
   Start();

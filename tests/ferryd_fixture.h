@@ -18,6 +18,7 @@ namespace ferry::testing {
 // Paths of the binaries under test (set by CMake).
 std::string FerrydPath();
 std::string FerryPath();
+std::string FerrySimPath();
 
 class Ferryd {
  public:

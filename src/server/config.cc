@@ -17,6 +17,7 @@ namespace {
 constexpr std::string_view kKnownKeys[] = {"listen",           "data",
                                            "cache",            "cache-max-bytes",
                                            "cache-max-object", "cache-policy",
+                                           "trace-out",        "trace-max-bytes",
                                            "threads",          "log-level",
                                            "drain-timeout-ms"};
 
@@ -44,16 +45,19 @@ Status ApplyFile(const std::filesystem::path& file, const CLI::App& app, Config&
     std::optional<std::int64_t> number = value.value<std::int64_t>();
     bool ok;
     std::string data_text = config.data.string(), cache_text = config.cache.string();
+    std::string trace_text = config.trace_out.string();
     if (name == "threads") {
       ok = number && *number >= 0 && *number <= 1024;
       if (ok) config.threads = static_cast<unsigned>(*number);
     } else if (name == "drain-timeout-ms") {
       ok = number && *number >= 0;
       if (ok) config.drain_timeout = std::chrono::milliseconds(*number);
-    } else if (name == "cache-max-bytes" || name == "cache-max-object") {
+    } else if (name == "cache-max-bytes" || name == "cache-max-object" ||
+               name == "trace-max-bytes") {
       // A size: "512M", or a plain number of bytes.
-      std::uint64_t& target =
-          name == "cache-max-bytes" ? config.cache_max_bytes : config.cache_max_object;
+      std::uint64_t& target = name == "cache-max-bytes"    ? config.cache_max_bytes
+                              : name == "cache-max-object" ? config.cache_max_object
+                                                           : config.trace_max_bytes;
       if (number) {
         ok = *number >= 0;
         if (ok) target = static_cast<std::uint64_t>(*number);
@@ -66,6 +70,7 @@ Status ApplyFile(const std::filesystem::path& file, const CLI::App& app, Config&
       ok = text.has_value();
       std::string& target = name == "listen"  ? config.listen
                             : name == "cache-policy" ? config.cache_policy
+                            : name == "trace-out" ? trace_text
                             : name == "data"  ? data_text
                             : name == "cache" ? cache_text
                                               : config.log_level;
@@ -74,6 +79,7 @@ Status ApplyFile(const std::filesystem::path& file, const CLI::App& app, Config&
     if (!ok) return Status::BadRequest(fmt::format("{}: bad value for '{}'", file.string(), name));
     config.data = data_text;
     config.cache = cache_text;
+    config.trace_out = trace_text;
   }
   return Status::Ok();
 }
@@ -123,6 +129,10 @@ Invocation ParseCommandLine(int argc, char** argv) {
   app.add_option("--cache-policy", config.cache_policy,
                  fmt::format("eviction policy: {}", fmt::join(cache::PolicyNames(), ", ")))
       ->capture_default_str();
+  std::string trace_out, trace_max = "100M";
+  app.add_option("--trace-out", trace_out, "record every GET here for ferry-sim (CSV)");
+  app.add_option("--trace-max-bytes", trace_max, "rotate the trace to FILE.1 past this size")
+      ->capture_default_str();
   app.add_option("--threads", config.threads, "event-loop threads (0: one per core)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
@@ -143,8 +153,10 @@ Invocation ParseCommandLine(int argc, char** argv) {
   config.data = data;
   config.cache = cache;
   Status status;
+  config.trace_out = trace_out;
   for (auto [text, target] : {std::pair{&max_bytes, &config.cache_max_bytes},
-                              std::pair{&max_object, &config.cache_max_object}}) {
+                              std::pair{&max_object, &config.cache_max_object},
+                              std::pair{&trace_max, &config.trace_max_bytes}}) {
     Result<std::uint64_t> size = ParseByteSize(*text);
     if (size.ok()) *target = *size;
     else if (status.ok()) status = size.status();

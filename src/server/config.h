@@ -18,6 +18,9 @@ struct Config {
   std::uint64_t cache_max_bytes = std::uint64_t{1} << 30;  // never exceeded
   std::uint64_t cache_max_object = 0;  // larger files bypass the cache; 0: cache_max_bytes / 8
   std::string cache_policy = "s3fifo";  // docs/cache.md
+  // Every GET is appended to this CSV for ferry-sim (timestamp,name,size); empty: off.
+  std::filesystem::path trace_out;
+  std::uint64_t trace_max_bytes = 100 << 20;  // then FILE.1 replaces the old one
   unsigned threads = 0;                       // event-loop threads; 0: one per core
   std::string log_level = "info";             // trace, debug, info, warn, error, off
   // Once listening, the bound address ("127.0.0.1:40213") is written to this file

@@ -71,6 +71,7 @@ struct Server::Impl {
   Config config;
   std::unique_ptr<store::Store> data;
   std::unique_ptr<cache::Cache> cache;
+  std::unique_ptr<sim::TraceWriter> trace;
   std::unique_ptr<asio::thread_pool> blocking_pool;
   std::unique_ptr<service::FileService> service;
   std::vector<std::unique_ptr<Worker>> workers;
@@ -100,11 +101,18 @@ Status Server::Impl::OpenStores() {
     if (!opened_cache.ok()) return opened_cache.status();
     cache = std::move(*opened_cache);
   }
+  if (!config.trace_out.empty()) {
+    auto writer = sim::TraceWriter::Open(config.trace_out, config.trace_max_bytes);
+    if (!writer.ok()) return writer.status();
+    trace = std::move(*writer);
+  }
   blocking_pool = std::make_unique<asio::thread_pool>(std::max(4u, 2 * config.threads));
   service = std::make_unique<service::FileService>(
-      *data, cache.get(), [pool = blocking_pool.get()](std::function<void()> job) {
+      *data, cache.get(),
+      [pool = blocking_pool.get()](std::function<void()> job) {
         asio::post(*pool, std::move(job));
-      });
+      },
+      trace.get());
   return Status::Ok();
 }
 
@@ -248,6 +256,7 @@ int Server::Run() {
   for (auto& worker : impl.workers) worker->thread.join();
   if (impl.cache) impl.cache->Shutdown();  // fills in progress stop at their next chunk
   impl.blocking_pool->join();
+  if (impl.trace) impl.trace->Flush();
   spdlog::info("stopped");
   return 0;
 }

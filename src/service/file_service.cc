@@ -1,5 +1,7 @@
 #include "service/file_service.h"
 
+#include <ctime>
+
 #include <fmt/format.h>
 
 namespace ferry::service {
@@ -39,8 +41,9 @@ Result<protocol::PutDone> Upload::Commit() {
   return protocol::PutDone{received_, reply};
 }
 
-FileService::FileService(store::Store& data, cache::Cache* cache, BackgroundRunner background)
-    : data_(data), cache_(cache), background_(std::move(background)) {}
+FileService::FileService(store::Store& data, cache::Cache* cache, BackgroundRunner background,
+                         sim::TraceWriter* trace)
+    : data_(data), cache_(cache), background_(std::move(background)), trace_(trace) {}
 
 Result<std::vector<protocol::FileEntry>> FileService::List(std::string_view prefix) {
   Result<std::vector<store::StoredFile>> files = data_.List(prefix);
@@ -94,6 +97,7 @@ Result<Download> FileService::Get(const ObjectName& name, std::uint64_t offset,
   }
   Result<Checksum> checksum = ChecksumOf(**file);
   if (!checksum.ok()) return checksum.status();
+  if (trace_ != nullptr) trace_->Record(std::time(nullptr), name.str(), size);
   Download download;
   download.offset = offset;
   download.head = {std::min(length.value_or(size - offset), size - offset), size, *checksum};

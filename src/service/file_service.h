@@ -19,6 +19,7 @@
 #include "common/object_name.h"
 #include "common/status.h"
 #include "protocol/reply.h"
+#include "sim/trace_writer.h"
 #include "store/store.h"
 
 namespace ferry::service {
@@ -62,8 +63,10 @@ class Upload {
 
 class FileService {
  public:
-  // `cache` may be null (no cache). `background` runs cache fills.
-  FileService(store::Store& data, cache::Cache* cache, BackgroundRunner background);
+  // `cache` may be null (no cache). `background` runs cache fills. `trace`, if not null,
+  // records every GET for ferry-sim.
+  FileService(store::Store& data, cache::Cache* cache, BackgroundRunner background,
+              sim::TraceWriter* trace = nullptr);
 
   Result<std::vector<protocol::FileEntry>> List(std::string_view prefix);
   Result<protocol::FileEntry> Stat(const ObjectName& name);
@@ -90,6 +93,7 @@ class FileService {
   store::Store& data_;
   cache::Cache* cache_;
   BackgroundRunner background_;
+  sim::TraceWriter* trace_;
 };
 
 }  // namespace ferry::service

@@ -44,6 +44,23 @@ Result<SimResult> Simulate(const Trace& trace, std::string_view policy, std::uin
   return result;
 }
 
+Trace SampleTrace(const Trace& trace, double rate) {
+  if (rate >= 1.0) return trace;
+  // splitmix64 of the key: sampled objects are spread evenly over the key space.
+  auto hash = [](std::uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  };
+  const auto threshold = static_cast<std::uint64_t>(rate * 18446744073709551615.0);
+  TraceBuilder builder;
+  for (const TraceRequest& request : trace.requests) {
+    if (hash(request.key) <= threshold) builder.Add(std::to_string(request.key), request.size);
+  }
+  return builder.Finish();
+}
+
 SimResult SimulateOptimal(const Trace& trace, std::uint64_t capacity, bool unit_size) {
   constexpr std::uint64_t kNever = std::numeric_limits<std::uint64_t>::max();
   SimResult result{"opt", capacity};

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <random>
 
 namespace ferry::sim {
@@ -40,6 +41,24 @@ TEST(Optimal, NeverWorseThanAnyPolicyOnRandomTraces) {
       EXPECT_LE(opt.misses, result->misses) << policy << " at " << capacity;
     }
   }
+}
+
+TEST(Sampling, KeepsEveryRequestOfTheObjectsItSamples) {
+  TraceBuilder builder;
+  std::mt19937 random(5);
+  for (int i = 0; i < 100000; ++i) builder.Add(std::to_string(random() % 5000), 1 + random() % 7);
+  Trace trace = builder.Finish();
+  EXPECT_EQ(SampleTrace(trace, 1.0).requests.size(), trace.requests.size());
+  Trace half = SampleTrace(trace, 0.5);
+  EXPECT_NEAR(static_cast<double>(half.unique_objects()) / trace.unique_objects(), 0.5, 0.05);
+  // Per sampled object, as many requests as in the full trace.
+  std::map<std::uint64_t, int> full_counts, sampled_counts;
+  for (auto& r : trace.requests) ++full_counts[r.key];
+  std::uint64_t requests_of_sampled = 0;
+  for (auto& r : half.requests) ++sampled_counts[r.key];
+  for (auto& [key, count] : sampled_counts) requests_of_sampled += count;
+  EXPECT_EQ(requests_of_sampled, half.requests.size());
+  EXPECT_NEAR(static_cast<double>(half.requests.size()) / trace.requests.size(), 0.5, 0.05);
 }
 
 TEST(Simulate, ObjectsLargerThanTheCacheAreNotAdmitted) {

@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
   CLI::App app{"ferry-sim: replay a request trace through ferryd's cache policies and OPT",
                "ferry-sim"};
   std::string trace_path, policies_text, sizes_text = "1%,5%,10%";
-  bool unit_size = false, json = false;
+  bool unit_size = false, json = false, curve = false;
+  double sample_rate = 0;
   app.add_option("--trace", trace_path, "CSV trace: timestamp,name,size per line")->required();
   app.add_option("--policy", policies_text,
                  fmt::format("comma-separated: {}, opt (default: the server's default, {})",
@@ -63,6 +64,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--unit-size", unit_size, "count every object as 1 (sizes are object counts)");
   app.add_flag("--json", json, "print one JSON array");
+  app.add_flag("--curve", curve,
+               "miss ratio curve: 20 cache sizes from 0.1% to 100% of the unique bytes (replaces "
+               "--size), estimated on a spatial sample of the trace (SHARDS)");
+  app.add_option("--sample-rate", sample_rate,
+                 "fraction of objects the curve samples (default: all up to 1M requests, else "
+                 "about 1M requests' worth)")
+      ->check(CLI::Range(0.0001, 1.0));
   app.footer("Exit codes: 0 success, 1 the trace could not be read, 2 usage error.");
   try {
     app.parse(argc, argv);
@@ -85,6 +93,16 @@ int main(int argc, char** argv) {
   }
   std::uint64_t unique = unit_size ? trace->unique_objects() : trace->unique_bytes;
   std::vector<std::pair<std::string, std::uint64_t>> sizes;
+  if (curve) {
+    sizes_text.clear();
+    for (int i = 0; i < 20; ++i) {  // 0.1% to 100%, evenly on a log scale
+      double percent = 0.1 * std::pow(1000.0, i / 19.0);
+      sizes_text += fmt::format("{:.3g}%,", percent);
+    }
+    if (sample_rate == 0) {
+      sample_rate = std::min(1.0, 1e6 / static_cast<double>(std::max<std::size_t>(1, trace->requests.size())));
+    }
+  }
   for (const std::string& text : SplitCommas(sizes_text)) {
     auto size = ParseCacheSize(text, unique);
     if (!size.ok()) {
@@ -94,22 +112,33 @@ int main(int argc, char** argv) {
     sizes.emplace_back(text, *size);
   }
 
+  // The curve replays a sample with proportionally smaller caches (SHARDS).
+  double rate = curve ? sample_rate : 1.0;
+  ferry::sim::Trace sampled = rate < 1.0 ? ferry::sim::SampleTrace(*trace, rate) : ferry::sim::Trace{};
+  const ferry::sim::Trace& replayed = rate < 1.0 ? sampled : *trace;
   nlohmann::json results = nlohmann::json::array();
   if (!json) {
     std::cout << fmt::format("trace {}: {} requests, {} objects, {} unique bytes{}\n", trace_path,
                              trace->requests.size(), trace->unique_objects(), trace->unique_bytes,
                              unit_size ? " (unit size)" : "");
+    if (rate < 1.0) {
+      std::cout << fmt::format("sampled at rate {:.4g}: {} requests, {} objects\n", rate,
+                               replayed.requests.size(), replayed.unique_objects());
+    }
     std::cout << fmt::format("{:<8} {:>14} {:>7} {:>10} {:>10} {:>12}\n", "policy", "cache size",
                              "", "miss", "byte miss", "Mreq/s");
   }
   for (const auto& [label, capacity] : sizes) {
     for (const std::string& policy : policies) {
+      auto scaled = static_cast<std::uint64_t>(std::floor(static_cast<double>(capacity) * rate));
       ferry::sim::SimResult result =
-          policy == "opt" ? ferry::sim::SimulateOptimal(*trace, capacity, unit_size)
-                          : *ferry::sim::Simulate(*trace, policy, capacity, unit_size);
+          policy == "opt" ? ferry::sim::SimulateOptimal(replayed, scaled, unit_size)
+                          : *ferry::sim::Simulate(replayed, policy, scaled, unit_size);
+      result.size_bytes = capacity;
       if (json) {
         results.push_back({{"policy", result.policy}, {"size_bytes", result.size_bytes},
                            {"size", label}, {"requests", result.requests},
+                           {"sample_rate", rate},
                            {"miss_ratio", result.miss_ratio()},
                            {"byte_miss_ratio", result.byte_miss_ratio()}});
       } else {
