@@ -134,6 +134,38 @@ TEST(BoundedCache, ConcurrentGetsOfAColdFileReadTheDataStoreOnce) {
   EXPECT_EQ(stats["files_cached"], "1");
 }
 
+TEST(BoundedCache, RestartsKeepTheCacheAndACrashFallsBackToAScan) {
+  Ferryd server;
+  for (int i = 0; i < 5; ++i) WriteFile(server.data() / ("f" + std::to_string(i)), RandomBytes(9000, i));
+  auto files_cached = [&] {
+    auto client = client::Client::Connect({.server = server.address()});
+    auto values = (*client)->Stats();
+    for (auto& v : *values) {
+      if (v.name == "files_cached") return v.value;
+    }
+    return std::string("?");
+  };
+  auto get_all = [&] {
+    for (int i = 0; i < 5; ++i) {
+      RunResult get = RunProgram({FerryPath(), "--server", server.address(), "get",
+                                  "f" + std::to_string(i), "-o", (server.log().parent_path() / "out").string()});
+      ASSERT_EQ(get.exit_code, 0) << get.err;
+    }
+  };
+  get_all();
+  ASSERT_EQ(files_cached(), "5");
+  ASSERT_EQ(server.Stop(), 0);
+  EXPECT_TRUE(std::filesystem::exists(server.cache() / ".ferry/index"));
+  server.Restart();
+  EXPECT_EQ(files_cached(), "5");
+  EXPECT_NE(ReadFile(server.log()).find("from the saved index"), std::string::npos);
+  server.Kill();  // a crash: the index was consumed at start, so the next start scans
+  server.Restart();
+  EXPECT_EQ(files_cached(), "5");
+  EXPECT_NE(ReadFile(server.log()).find("from a scan"), std::string::npos);
+  get_all();  // every copy still serves exact bytes (the CLI verifies the checksum)
+}
+
 TEST(BoundedCache, LargeFilesBypassAndBadFlagsAreRefused) {
   Ferryd server({"--cache-max-bytes", "1M", "--cache-max-object", "64K"});
   WriteFile(server.data() / "big.bin", RandomBytes(100 << 10, 1));

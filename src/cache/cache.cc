@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
 #include <spdlog/spdlog.h>
 
 #include <fmt/format.h>
@@ -10,6 +14,8 @@ namespace ferry::cache {
 namespace {
 
 constexpr std::uint64_t kBlock = 4096;
+constexpr std::string_view kIndexHeader = "ferry-cache-index 1";
+constexpr unsigned kMaxSavedHits = 7;
 
 // What a copy of `size` bytes may occupy, before it exists: whole data blocks, plus one for
 // the checksum xattr where it does not fit in the inode (ext4 here). Once the copy exists the
@@ -84,39 +90,120 @@ Result<std::unique_ptr<Cache>> Cache::Open(std::unique_ptr<store::Store> folder,
   auto policy = MakePolicy(options.policy, {.capacity_bytes = options.max_bytes});
   if (!policy) return Status::BadRequest(fmt::format("unknown cache policy '{}'", options.policy));
   std::unique_ptr<Cache> cache(new Cache(std::move(folder), options, std::move(policy)));
-  // Rebuild the index from the folder. (Recency is not kept across restarts yet: the copies
-  // enter the policy in name order.)
-  auto files = cache->folder_->List("");
-  if (!files.ok()) return files.status();
   std::vector<Victim> dropped;
+  bool loaded = cache->LoadIndex(dropped);
+  if (!loaded) cache->Scan(dropped);
+  {
+    std::lock_guard lock(cache->mutex_);
+    cache->stats_.evictions = 0;  // shrinking at start is not traffic
+    spdlog::info("cache: {} copies ({}) from {}; {} dropped", cache->ready_files_,
+                 cache->ready_bytes_, loaded ? "the saved index" : "a scan", dropped.size());
+  }
+  cache->Unlink(dropped);
+  return cache;
+}
+
+void Cache::Scan(std::vector<Victim>& dropped) {
+  // Recency is unknown here: the copies enter the policy in name order.
+  auto files = folder_->List("");
+  if (!files.ok()) {
+    spdlog::warn("cache: cannot list the folder: {}", files.status().ToString());
+    return;
+  }
   for (store::StoredFile& file : *files) {
     auto name = ObjectName::FromDecoded(file.name);
     std::optional<Checksum> checksum;
     if (name.ok()) {
-      auto opened = cache->folder_->OpenRead(*name);
-      if (opened.ok()) checksum = cache->folder_->RememberedChecksum(**opened);
+      auto opened = folder_->OpenRead(*name);
+      if (opened.ok()) checksum = folder_->RememberedChecksum(**opened);
     }
-    std::lock_guard lock(cache->mutex_);
-    std::uint64_t bytes = file.version.allocated_bytes;
+    std::lock_guard lock(mutex_);
     // An unverifiable or oversized copy is worth nothing; so is one that no longer fits.
-    if (!checksum || file.version.size > cache->max_object_ || !cache->MakeRoom(bytes, dropped)) {
-      cache->used_ += bytes;  // still on disk until unlinked below
-      dropped.push_back({file.name, bytes});
+    if (!checksum || file.version.size > max_object_ ||
+        !MakeRoom(file.version.allocated_bytes, dropped)) {
+      used_ += file.version.allocated_bytes;  // still on disk until unlinked
+      dropped.push_back({file.name, file.version.allocated_bytes});
       continue;
     }
-    Entry& entry = cache->entries_[file.name];
+    Entry& entry = entries_[file.name];
     entry.checksum = *checksum;
-    cache->AddReady(file.name, entry, bytes);
+    AddReady(file.name, entry, file.version);
   }
-  cache->stats_.evictions = 0;  // shrinking at start is not traffic
-  if (!dropped.empty()) spdlog::info("cache: dropped {} copies at start", dropped.size());
-  cache->Unlink(dropped);
-  return cache;
+}
+
+bool Cache::LoadIndex(std::vector<Victim>& dropped) {
+  if (index_file_.empty()) return false;
+  std::ifstream in(index_file_);
+  std::string line;
+  if (!in || !std::getline(in, line) || line != kIndexHeader) return false;
+  // From now on a crash must not find this index: copies made later would be missing from it.
+  std::error_code ignored;
+  std::filesystem::remove(index_file_, ignored);
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    unsigned hits = 0;
+    store::FileVersion saved;
+    std::string checksum_text, wire_name;
+    if (!(fields >> hits >> saved.allocated_bytes >> saved.size >> saved.mtime_ns >> saved.inode >>
+          checksum_text >> wire_name)) {
+      continue;
+    }
+    auto name = ObjectName::FromWire(wire_name);
+    auto checksum = Checksum::Parse(checksum_text);
+    if (!name.ok() || !checksum) continue;
+    auto now = folder_->Stat(*name);
+    std::lock_guard lock(mutex_);
+    bool same = now.ok() && now->size == saved.size && now->mtime_ns == saved.mtime_ns &&
+                now->inode == saved.inode;
+    if (!same || saved.size > max_object_ || !MakeRoom(now->allocated_bytes, dropped)) {
+      if (now.ok()) {
+        used_ += now->allocated_bytes;
+        dropped.push_back({name->str(), now->allocated_bytes});
+      }
+      continue;
+    }
+    Entry& entry = entries_[name->str()];
+    entry.checksum = *checksum;
+    AddReady(name->str(), entry, *now);
+    for (unsigned i = 0; i < std::min(hits, kMaxSavedHits); ++i) policy_->OnHit(entry.key);
+    entry.hits = static_cast<std::uint8_t>(std::min(hits, kMaxSavedHits));
+  }
+  return true;
+}
+
+Status Cache::SaveIndex() {
+  if (index_file_.empty()) return Status::Ok();
+  std::vector<std::pair<std::uint64_t, std::string>> lines;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, entry] : entries_) {
+      if (!entry.ready) continue;
+      const store::FileVersion& v = entry.version;
+      lines.emplace_back(entry.last_access,
+                         fmt::format("{} {} {} {} {} {} {}\n", entry.hits, v.allocated_bytes,
+                                     v.size, v.mtime_ns, v.inode, entry.checksum.ToString(),
+                                     PercentEncode(name)));
+    }
+  }
+  std::sort(lines.begin(), lines.end());  // least recently used first: replayed in that order
+  std::filesystem::path tmp = index_file_;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << kIndexHeader << "\n";
+    for (const auto& [order, text] : lines) out << text;
+    if (!out.flush()) return Status::Internal(fmt::format("write {}", tmp.string()));
+  }
+  std::error_code error;
+  std::filesystem::rename(tmp, index_file_, error);
+  if (error) return Status::Internal(fmt::format("save {}: {}", index_file_.string(), error.message()));
+  return Status::Ok();
 }
 
 Cache::Cache(std::unique_ptr<store::Store> folder, const CacheOptions& options,
              std::unique_ptr<EvictionPolicy> policy)
     : folder_(std::move(folder)),
+      index_file_(options.index_file),
       max_bytes_(options.max_bytes),
       max_object_(options.max_object != 0 ? options.max_object : options.max_bytes / 8),
       policy_(std::move(policy)) {}
@@ -131,6 +218,8 @@ CacheLookup Cache::Lookup(const ObjectName& name, const Checksum& checksum) {
       return {nullptr, it->second.progress};
     }
     policy_->OnHit(it->second.key);
+    it->second.last_access = ++access_clock_;
+    if (it->second.hits < kMaxSavedHits) ++it->second.hits;
   }
   // The copy may be evicted or replaced between the index and the open: verify what we got.
   auto copy = folder_->OpenRead(name);
@@ -195,10 +284,13 @@ void Cache::Unlink(const std::vector<Victim>& victims) {
   used_ -= bytes;
 }
 
-void Cache::AddReady(const std::string& name, Entry& entry, std::uint64_t allocated) {
+void Cache::AddReady(const std::string& name, Entry& entry, const store::FileVersion& version) {
+  std::uint64_t allocated = version.allocated_bytes;
   used_ = used_ - entry.bytes + allocated;  // the reservation becomes what the copy occupies
   entry.bytes = allocated;
   entry.ready = true;
+  entry.version = version;
+  entry.last_access = ++access_clock_;
   if (!free_keys_.empty()) {
     entry.key = free_keys_.back();
     free_keys_.pop_back();
@@ -291,11 +383,11 @@ Status Cache::RunFill(std::unique_ptr<PendingFill> pending, store::ReadFile& sou
   Result<store::FileVersion> copied = Copy(*pending, source);
   pending->writer.reset();  // a failed copy's temporary file goes now
   Finalize(*pending, copied.ok() ? Status::Ok() : copied.status(),
-           copied.ok() ? copied->allocated_bytes : 0);
+           copied.ok() ? *copied : store::FileVersion{});
   return copied.status();
 }
 
-void Cache::Finalize(PendingFill& pending, Status status, std::uint64_t allocated) {
+void Cache::Finalize(PendingFill& pending, Status status, const store::FileVersion& version) {
   std::vector<Victim> victims;
   {
     std::lock_guard lock(mutex_);
@@ -303,7 +395,7 @@ void Cache::Finalize(PendingFill& pending, Status status, std::uint64_t allocate
     Entry& entry = entries_.at(pending.name);  // only its fill erases a filling entry
     if (status.ok() && !entry.abandoned) {
       entry.progress.reset();
-      AddReady(pending.name, entry, allocated);
+      AddReady(pending.name, entry, version);
       MakeRoom(0, victims);  // in case the copy occupies more than it reserved
     } else {
       // Failed, or invalidated by a PUT or DEL meanwhile: whatever was renamed into place goes,

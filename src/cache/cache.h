@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,9 @@ struct CacheOptions {
   std::uint64_t max_bytes = std::uint64_t{1} << 30;  // --cache-max-bytes
   std::uint64_t max_object = 0;                      // --cache-max-object; 0: max_bytes / 8
   std::string policy = "s3fifo";                     // --cache-policy
+  // Where SaveIndex writes the index at a clean stop and Open reads it back (then deletes
+  // it, so a crash afterwards means a scan). Empty: always scan.
+  std::filesystem::path index_file;
 };
 
 // A fill in progress, which readers follow as it grows (read-while-write): every concurrent
@@ -106,8 +110,10 @@ struct CacheLookup {
 
 class Cache {
  public:
-  // Indexes what `folder` already holds (copies without a remembered checksum are dropped)
-  // and evicts down to the limit if it shrank. 400 for an unknown policy name.
+  // Indexes what `folder` already holds and evicts down to the limit if it shrank. After a
+  // clean stop that is the saved index, each entry checked with one stat and replayed into
+  // the policy (recency and hit counts kept); otherwise a scan of the folder, where copies
+  // without a remembered checksum are dropped. 400 for an unknown policy name.
   static Result<std::unique_ptr<Cache>> Open(std::unique_ptr<store::Store> folder,
                                              const CacheOptions& options);
 
@@ -143,6 +149,10 @@ class Cache {
   void RecordServed(bool hit, bool from_cache_file, std::uint64_t bytes);
   CacheStats Stats();
 
+  // Writes the index (entries from least to most recently used, with hit counts and file
+  // identities) to options.index_file, atomically. For a clean stop, once fills have ended.
+  Status SaveIndex();
+
   std::uint64_t max_object() const { return max_object_; }
 
   // The server is stopping: fills in progress give up at their next chunk, new ones do not
@@ -156,7 +166,10 @@ class Cache {
     Checksum checksum;
     bool ready = false;
     bool abandoned = false;  // filling, but invalidated: the fill discards its copy
-    std::shared_ptr<FillProgress> progress;  // while filling, once its copy is open
+    std::shared_ptr<FillProgress> progress;  // while filling
+    store::FileVersion version;              // of the copy, once ready: the saved index's check
+    std::uint64_t last_access = 0;           // order of the last insert or hit
+    std::uint8_t hits = 0;                   // hits since insert, capped (saved index)
   };
 
   // A copy to unlink once the lock is released; its bytes stay counted until then.
@@ -176,15 +189,19 @@ class Cache {
   // The same for an entry the policy has already let go (EvictOne).
   Victim ForgetReadyEvicted(const std::string& name, Entry& entry);
   // Makes the filled `entry` ready and known to the policy. REQUIRES: mutex_ held.
-  void AddReady(const std::string& name, Entry& entry, std::uint64_t allocated);
+  void AddReady(const std::string& name, Entry& entry, const store::FileVersion& version);
+  // Loads the saved index (true) or reports that there is none usable (false: scan).
+  bool LoadIndex(std::vector<Victim>& dropped);
+  void Scan(std::vector<Victim>& dropped);
   // Makes a finished fill's copy ready (status OK) or removes it, then wakes its followers.
-  void Finalize(PendingFill& pending, Status status, std::uint64_t allocated = 0);
+  void Finalize(PendingFill& pending, Status status, const store::FileVersion& version = {});
   // Copies `source` into the pending fill and commits it. No lock held.
   Result<store::FileVersion> Copy(PendingFill& pending, store::ReadFile& source);
   // Unlinks the victims' copies, then stops counting their bytes. REQUIRES: mutex_ not held.
   void Unlink(const std::vector<Victim>& victims);
 
   std::unique_ptr<store::Store> folder_;
+  const std::filesystem::path index_file_;
   std::atomic<bool> stopping_{false};
   const std::uint64_t max_bytes_;
   const std::uint64_t max_object_;
@@ -199,6 +216,7 @@ class Cache {
   std::uint64_t used_ = 0;
   std::uint64_t ready_files_ = 0;                      // GUARDED_BY(mutex_)
   std::uint64_t ready_bytes_ = 0;                      // GUARDED_BY(mutex_)
+  std::uint64_t access_clock_ = 0;                     // GUARDED_BY(mutex_)
   CacheStats stats_;                                   // GUARDED_BY(mutex_)
 };
 

@@ -195,6 +195,35 @@ TEST_F(CacheTest, AFailedFillWakesItsFollowersWithTheErrorAndReleasesItsRoom) {
   EXPECT_EQ(FolderBytes(), 0u);  // no copy, no temporary file left
 }
 
+TEST_F(CacheTest, ACleanStopKeepsRecencyAndNeedsNoScan) {
+  std::filesystem::path index = dir_ / "index";
+  std::vector<Checksum> checksums;
+  const std::uint64_t copy = CopyBytes(4096);
+  {
+    auto cache = OpenCache({.max_bytes = 1 << 20, .max_object = 8192, .policy = "lru",
+                            .index_file = index});
+    for (int i = 0; i < 8; ++i) {
+      checksums.push_back(PutData("f" + std::to_string(i), 4096));
+      ASSERT_TRUE(Fill(*cache, "f" + std::to_string(i), checksums.back()).ok());
+    }
+    for (int i : {5, 1, 3}) ASSERT_NE(cache->Lookup(Name("f" + std::to_string(i)), checksums[i]).copy, nullptr);
+    ASSERT_TRUE(cache->SaveIndex().ok());
+  }
+  // A copy changed behind the cache's back is dropped, whatever the index says.
+  ferry::testing::WriteFile(dir_ / "cache/f7", "not the copy any more");
+  // Reopened with room for three: LRU keeps the three most recently used, 5, 1 and 3.
+  auto cache = OpenCache({.max_bytes = 3 * copy, .max_object = 8192, .policy = "lru",
+                          .index_file = index});
+  EXPECT_FALSE(std::filesystem::exists(index));  // consumed: a crash from now on means a scan
+  EXPECT_EQ(cache->Stats().files_cached, 3u);
+  for (int i = 0; i < 8; ++i) {
+    bool expected = i == 5 || i == 1 || i == 3;
+    EXPECT_EQ(cache->Lookup(Name("f" + std::to_string(i)), checksums[i]).copy != nullptr, expected) << i;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "cache/f7"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "cache/f0"));  // evicted at start: gone from disk
+}
+
 TEST_F(CacheTest, UnknownPolicyIsRefused) {
   auto cache = Cache::Open(std::move(*store::OpenLocalStore({dir_ / "cache", false})),
                            {.policy = "random"});

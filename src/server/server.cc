@@ -96,8 +96,8 @@ Status Server::Impl::OpenStores() {
     auto folder = store::OpenLocalStore({config.cache, /*durable=*/false});
     if (!folder.ok()) return folder.status();
     auto opened_cache = cache::Cache::Open(
-        std::move(*folder),
-        {config.cache_max_bytes, config.cache_max_object, config.cache_policy});
+        std::move(*folder), {config.cache_max_bytes, config.cache_max_object, config.cache_policy,
+                             config.cache / ".ferry/index"});
     if (!opened_cache.ok()) return opened_cache.status();
     cache = std::move(*opened_cache);
   }
@@ -257,6 +257,10 @@ int Server::Run() {
   if (impl.cache) impl.cache->Shutdown();  // fills in progress stop at their next chunk
   impl.blocking_pool->join();
   if (impl.trace) impl.trace->Flush();
+  if (impl.cache) {
+    // The next start reads the index back instead of scanning, and keeps recency.
+    if (Status s = impl.cache->SaveIndex(); !s.ok()) spdlog::warn("cache: {}", s.ToString());
+  }
   spdlog::info("stopped");
   return 0;
 }
