@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -101,6 +102,28 @@ TEST_F(RoundTrip, RemoveAndExitCodes) {
   RunResult help = RunProgram({FerryPath(), "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("Exit codes"), std::string::npos);
+}
+
+// Regression: `get -o /dev/null` renamed its part file over the device, replacing /dev/null
+// with a regular file (found when a test timed downloads that way). Devices and FIFOs are
+// written in place; a folder receives the file under its base name.
+TEST_F(RoundTrip, GetIntoAFifoOrAFolderLeavesThemWhatTheyAre) {
+  std::string bytes = RandomBytes(300000, 9);
+  WriteFile(local_ / "src", bytes);
+  ASSERT_EQ(Ferry({"put", (local_ / "src").string(), "dir/f.bin"}).exit_code, 0);
+  std::filesystem::path fifo = local_ / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  std::string received;
+  std::thread reader([&] { received = ReadFile(fifo); });
+  RunResult get = Ferry({"get", "dir/f.bin", "-o", fifo.string()});
+  reader.join();
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(received, bytes);
+  EXPECT_TRUE(std::filesystem::is_fifo(fifo));
+  EXPECT_FALSE(std::filesystem::exists(fifo.string() + ".ferry-part"));
+  std::filesystem::create_directory(local_ / "into");
+  ASSERT_EQ(Ferry({"get", "dir/f.bin", "-o", (local_ / "into").string()}).exit_code, 0);
+  EXPECT_EQ(ReadFile(local_ / "into/f.bin"), bytes);
 }
 
 TEST_F(RoundTrip, SixtyFourClientsAtOnce) {

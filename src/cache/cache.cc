@@ -240,14 +240,15 @@ CacheLookup Cache::Lookup(const ObjectName& name, const Checksum& checksum) {
   return {};
 }
 
-bool Cache::MakeRoom(std::uint64_t needed, std::vector<Victim>& victims) {
-  if (needed > max_bytes_) return false;
+bool Cache::MakeRoom(std::uint64_t needed, std::vector<Victim>& victims, std::uint64_t limit) {
+  if (limit == 0) limit = max_bytes_;
+  if (needed > limit) return false;
   // Victims (the caller's and those chosen here) stay in used_ until the caller unlinks them,
   // which it does before writing a byte into the room they leave; other callers meanwhile
   // see them as still there.
   std::uint64_t freeing = 0;
   for (const Victim& victim : victims) freeing += victim.bytes;
-  while (used_ - freeing + needed > max_bytes_) {
+  while (used_ - freeing + needed > limit) {
     if (ready_files_ == 0) return false;  // the rest is fills in progress and pending unlinks
     Key key = policy_->EvictOne();
     std::string name = names_by_key_[key];
@@ -396,7 +397,9 @@ void Cache::Finalize(PendingFill& pending, Status status, const store::FileVersi
     if (status.ok() && !entry.abandoned) {
       entry.progress.reset();
       AddReady(pending.name, entry, version);
-      MakeRoom(0, victims);  // in case the copy occupies more than it reserved
+      // Evict ahead of need, here on the filler's thread: past 95% of the limit, down to 90%,
+      // so that the next fills (whose GETs wait for BeginFill) find room without evicting.
+      if (used_ > max_bytes_ / 20 * 19) MakeRoom(0, victims, max_bytes_ / 10 * 9);
     } else {
       // Failed, or invalidated by a PUT or DEL meanwhile: whatever was renamed into place goes,
       // and the reservation is released once it is gone.

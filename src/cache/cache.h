@@ -180,9 +180,10 @@ class Cache {
 
   Cache(std::unique_ptr<store::Store> folder, const CacheOptions& options,
         std::unique_ptr<EvictionPolicy> policy);
-  // Evicts until `needed` more bytes fit; appends the evicted copies to `victims`. False if
-  // even evicting every ready copy leaves too little room. REQUIRES: mutex_ held.
-  bool MakeRoom(std::uint64_t needed, std::vector<Victim>& victims);
+  // Evicts until `needed` more bytes fit under `limit` (default: max_bytes_); appends the
+  // evicted copies to `victims`. False if even evicting every ready copy leaves too little
+  // room. REQUIRES: mutex_ held.
+  bool MakeRoom(std::uint64_t needed, std::vector<Victim>& victims, std::uint64_t limit = 0);
   // Drops a ready entry from the index and the policy; its copy becomes a victim.
   // REQUIRES: mutex_ held; `entry` is ready.
   Victim ForgetReady(const std::string& name, Entry& entry);

@@ -79,12 +79,30 @@ TEST_F(CacheTest, StaysWithinItsBytesAndEvictsByPolicy) {
       ASSERT_NE(cache->Lookup(Name("f0"), checksums[0]).copy, nullptr) << i;  // keep f0 hot
     }
   }
+  // Each fill that fills the cache trims it to 90% (nine copies): 20 fills, 11 evictions.
   CacheStats stats = cache->Stats();
-  EXPECT_EQ(stats.files_cached, 10u);
-  EXPECT_EQ(stats.evictions, 10u);
+  EXPECT_EQ(stats.files_cached, 9u);
+  EXPECT_EQ(stats.evictions, 11u);
   EXPECT_NE(cache->Lookup(Name("f0"), checksums[0]).copy, nullptr);    // hot: kept by LRU
   EXPECT_EQ(cache->Lookup(Name("f1"), checksums[1]).copy, nullptr);    // cold: evicted
   EXPECT_FALSE(std::filesystem::exists(dir_ / "cache/f1"));       // and its file is gone
+}
+
+TEST_F(CacheTest, EvictsAheadOfNeedOnceNearlyFull) {
+  const std::uint64_t copy = CopyBytes(4096);
+  auto cache = OpenCache({.max_bytes = 20 * copy, .max_object = 8192, .policy = "fifo"});
+  for (int i = 0; i < 19; ++i) {
+    ASSERT_TRUE(Fill(*cache, "f" + std::to_string(i), PutData("f" + std::to_string(i), 4096)).ok());
+  }
+  EXPECT_EQ(cache->Stats().evictions, 0u);  // 19 of 20 is 95%, not past it
+  ASSERT_TRUE(Fill(*cache, "f19", PutData("f19", 4096)).ok());
+  // Full: the fill that got there trimmed the cache to 90%.
+  CacheStats stats = cache->Stats();
+  EXPECT_EQ(stats.files_cached, 18u);
+  EXPECT_EQ(stats.evictions, 2u);
+  // So the next fill needs no eviction of its own.
+  ASSERT_TRUE(Fill(*cache, "g", PutData("g", 4096)).ok());
+  EXPECT_EQ(cache->Stats().evictions, 2u);
 }
 
 TEST_F(CacheTest, FilesLargerThanMaxObjectBypass) {

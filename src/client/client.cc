@@ -243,11 +243,23 @@ Status Client::Quit() {
 }
 
 Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
-                                       const std::string& path, const Progress& progress) {
-  bool to_stdout = path == "-";
+                                       const std::string& requested, const Progress& progress) {
+  std::string path = requested;
+  struct stat st;
+  bool exists = path != "-" && ::stat(path.c_str(), &st) == 0;
+  if (exists && S_ISDIR(st.st_mode)) {  // into the folder, under the file's base name (cp)
+    std::string base = name.str().substr(name.str().rfind('/') + 1);
+    path = (path.ends_with("/") ? path : path + "/") + base;
+    exists = ::stat(path.c_str(), &st) == 0;
+  }
+  // stdout, or an existing device or FIFO (/dev/null...): written in place, checked at the
+  // end. Renaming a part file over them would replace the device with a regular file.
+  bool in_place = path == "-" || (exists && !S_ISREG(st.st_mode));
   std::string part = path + ".ferry-part";
-  int fd = to_stdout ? STDOUT_FILENO : ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return PosixError(errno, fmt::format("create {}", part));
+  int fd = path == "-"  ? STDOUT_FILENO
+           : in_place   ? ::open(path.c_str(), O_WRONLY | O_CLOEXEC)
+                        : ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return PosixError(errno, fmt::format("create {}", in_place ? path : part));
   Hasher hasher(ChecksumAlgo::kXxh128);
   std::uint64_t done = 0;
   auto sink = [&](std::string_view bytes) {
@@ -263,7 +275,10 @@ Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
     status = Status::ChecksumMismatch(fmt::format("{}: received bytes do not match {}", name.str(),
                                                   head->checksum.ToString()));
   }
-  if (to_stdout) return status.ok() ? head : Result<protocol::GetHead>(status);
+  if (in_place) {
+    if (fd != STDOUT_FILENO) ::close(fd);
+    return status.ok() ? head : Result<protocol::GetHead>(status);
+  }
   if (status.ok() && ::fsync(fd) != 0) status = PosixError(errno, fmt::format("sync {}", part));
   ::close(fd);
   if (status.ok() && ::rename(part.c_str(), path.c_str()) != 0) {

@@ -62,7 +62,8 @@ class Client {
 };
 
 // Downloads `name` to `path` through PATH.ferry-part, renamed only once the whole file's
-// checksum matches; "-" writes to stdout (checked at the end).
+// checksum matches. An existing folder receives the file under its base name; "-" (stdout)
+// and existing devices or FIFOs (/dev/null) are written in place and checked at the end.
 Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
                                        const std::string& path, const Progress& progress = nullptr);
 // Uploads the file at `path` as `name`, with its xxh128 so the server verifies it.
