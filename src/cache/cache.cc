@@ -1,5 +1,6 @@
 #include "cache/cache.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,8 +15,11 @@ namespace ferry::cache {
 namespace {
 
 constexpr std::uint64_t kBlock = 4096;
-constexpr std::string_view kIndexHeader = "ferry-cache-index 1";
 constexpr unsigned kMaxSavedHits = 7;
+// Past this, the journal is folded into a new snapshot.
+constexpr std::uint64_t kMaxJournalBytes = 64 << 20;
+constexpr const char* kSnapshotFile = "index";
+constexpr const char* kJournalFile = "journal";
 
 // What a copy of `size` bytes may occupy, before it exists: whole data blocks, plus one for
 // the checksum xattr where it does not fit in the inode (ext4 here). Once the copy exists the
@@ -96,11 +100,25 @@ Result<std::unique_ptr<Cache>> Cache::Open(std::unique_ptr<store::Store> folder,
   {
     std::lock_guard lock(cache->mutex_);
     cache->stats_.evictions = 0;  // shrinking at start is not traffic
-    spdlog::info("cache: {} copies ({}) from {}; {} dropped", cache->ready_files_,
-                 cache->ready_bytes_, loaded ? "the saved index" : "a scan", dropped.size());
+    spdlog::info("cache: {} copies ({} bytes) from {}; {} dropped", cache->ready_files_,
+                 cache->ready_bytes_, loaded ? "the index" : "a scan", dropped.size());
   }
   cache->Unlink(dropped);
+  if (!cache->state_dir_.empty()) {
+    std::filesystem::path journal = cache->state_dir_ / kJournalFile;
+    int fd = ::open(journal.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) return PosixError(errno, fmt::format("open {}", journal.string()));
+    {
+      std::lock_guard lock(cache->journal_mutex_);
+      cache->journal_fd_ = fd;
+    }
+    if (Status s = cache->SaveIndex(); !s.ok()) return s;  // what was loaded becomes a snapshot
+  }
   return cache;
+}
+
+Cache::~Cache() {
+  if (journal_fd_ >= 0) ::close(journal_fd_);
 }
 
 void Cache::Scan(std::vector<Victim>& dropped) {
@@ -132,78 +150,167 @@ void Cache::Scan(std::vector<Victim>& dropped) {
 }
 
 bool Cache::LoadIndex(std::vector<Victim>& dropped) {
-  if (index_file_.empty()) return false;
-  std::ifstream in(index_file_);
+  if (state_dir_.empty()) return false;
+  std::ifstream snapshot(state_dir_ / kSnapshotFile);
+  std::ifstream journal(state_dir_ / kJournalFile);
+  if (!snapshot && !journal) return false;
+  // Copies in recency order (least recent first): the snapshot's, then the journal's additions.
+  std::vector<std::pair<SavedCopy, bool>> copies;  // bool: the saved file identity is known
+  std::unordered_map<std::string, std::size_t> position;
+  auto forget = [&](const std::string& name) {
+    auto it = position.find(name);
+    if (it == position.end()) return;
+    copies[it->second].first.name.clear();  // tombstone
+    position.erase(it);
+  };
   std::string line;
-  if (!in || !std::getline(in, line) || line != kIndexHeader) return false;
-  // From now on a crash must not find this index: copies made later would be missing from it.
-  std::error_code ignored;
-  std::filesystem::remove(index_file_, ignored);
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    unsigned hits = 0;
-    store::FileVersion saved;
-    std::string checksum_text, wire_name;
-    if (!(fields >> hits >> saved.allocated_bytes >> saved.size >> saved.mtime_ns >> saved.inode >>
-          checksum_text >> wire_name)) {
-      continue;
-    }
-    auto name = ObjectName::FromWire(wire_name);
-    auto checksum = Checksum::Parse(checksum_text);
-    if (!name.ok() || !checksum) continue;
-    auto now = folder_->Stat(*name);
-    std::lock_guard lock(mutex_);
-    bool same = now.ok() && now->size == saved.size && now->mtime_ns == saved.mtime_ns &&
-                now->inode == saved.inode;
-    if (!same || saved.size > max_object_ || !MakeRoom(now->allocated_bytes, dropped)) {
-      if (now.ok()) {
-        used_ += now->allocated_bytes;
-        dropped.push_back({name->str(), now->allocated_bytes});
+  if (snapshot && std::getline(snapshot, line) && line == kSnapshotHeader) {
+    while (std::getline(snapshot, line)) {
+      if (auto copy = ParseSnapshotLine(line)) {
+        forget(copy->name);
+        position[copy->name] = copies.size();
+        copies.emplace_back(std::move(*copy), true);
       }
-      continue;
     }
-    Entry& entry = entries_[name->str()];
-    entry.checksum = *checksum;
-    AddReady(name->str(), entry, *now);
-    for (unsigned i = 0; i < std::min(hits, kMaxSavedHits); ++i) policy_->OnHit(entry.key);
-    entry.hits = static_cast<std::uint8_t>(std::min(hits, kMaxSavedHits));
+  }
+  while (journal && std::getline(journal, line)) {
+    auto record = ParseJournalRecord(line);  // a torn last line is skipped
+    if (!record) continue;
+    forget(record->name);
+    if (record->kind == JournalRecord::Kind::kAdded) {
+      position[record->name] = copies.size();
+      copies.emplace_back(SavedCopy{record->name, record->checksum, 0, {}}, false);
+    }
+  }
+  for (const auto& [copy, trust_version] : copies) {
+    if (!copy.name.empty()) Admit(copy, trust_version, dropped);
   }
   return true;
 }
 
+void Cache::Admit(const SavedCopy& saved, bool trust_version, std::vector<Victim>& dropped) {
+  auto name = ObjectName::FromDecoded(saved.name);
+  if (!name.ok()) return;
+  std::optional<store::FileVersion> now;
+  if (trust_version) {  // one stat: the copy is the one the snapshot describes
+    auto stat = folder_->Stat(*name);
+    if (stat.ok() && stat->size == saved.version.size &&
+        stat->mtime_ns == saved.version.mtime_ns && stat->inode == saved.version.inode) {
+      now = *stat;
+    } else if (stat.ok()) {
+      std::lock_guard lock(mutex_);
+      used_ += stat->allocated_bytes;  // changed behind our back: on disk until unlinked
+      dropped.push_back({saved.name, stat->allocated_bytes});
+      return;
+    }
+  } else {  // journaled after the last snapshot: its checksum xattr decides
+    auto opened = folder_->OpenRead(*name);
+    if (opened.ok()) {
+      auto remembered = folder_->RememberedChecksum(**opened);
+      if (remembered && *remembered == saved.checksum) {
+        now = (*opened)->version();
+      } else {
+        std::lock_guard lock(mutex_);
+        used_ += (*opened)->version().allocated_bytes;
+        dropped.push_back({saved.name, (*opened)->version().allocated_bytes});
+        return;
+      }
+    }
+  }
+  if (!now) return;  // gone: nothing to drop
+  std::lock_guard lock(mutex_);
+  if (now->size > max_object_ || !MakeRoom(now->allocated_bytes, dropped)) {
+    used_ += now->allocated_bytes;
+    dropped.push_back({saved.name, now->allocated_bytes});
+    return;
+  }
+  Entry& entry = entries_[saved.name];
+  entry.checksum = saved.checksum;
+  AddReady(saved.name, entry, *now);
+  unsigned hits = std::min(saved.hits, kMaxSavedHits);
+  for (unsigned i = 0; i < hits; ++i) policy_->OnHit(entry.key);
+  entry.hits = static_cast<std::uint8_t>(hits);
+}
+
 Status Cache::SaveIndex() {
-  if (index_file_.empty()) return Status::Ok();
+  std::lock_guard journal_lock(journal_mutex_);
+  if (journal_fd_ < 0) return Status::Ok();
   std::vector<std::pair<std::uint64_t, std::string>> lines;
+  std::string in_flight;  // "A" records of fills that wrote theirs: they stay in the journal
   {
     std::lock_guard lock(mutex_);
     for (const auto& [name, entry] : entries_) {
-      if (!entry.ready) continue;
-      const store::FileVersion& v = entry.version;
-      lines.emplace_back(entry.last_access,
-                         fmt::format("{} {} {} {} {} {} {}\n", entry.hits, v.allocated_bytes,
-                                     v.size, v.mtime_ns, v.inode, entry.checksum.ToString(),
-                                     PercentEncode(name)));
+      if (entry.ready) {
+        lines.emplace_back(entry.last_access,
+                           FormatSnapshotLine({name, entry.checksum, entry.hits, entry.version}));
+      } else if (entry.journaled) {
+        in_flight += FormatJournalRecord({JournalRecord::Kind::kAdded, name, entry.checksum});
+      }
     }
   }
   std::sort(lines.begin(), lines.end());  // least recently used first: replayed in that order
-  std::filesystem::path tmp = index_file_;
+  std::filesystem::path path = state_dir_ / kSnapshotFile;
+  std::filesystem::path tmp = path;
   tmp += ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << kIndexHeader << "\n";
+    out << kSnapshotHeader << "\n";
     for (const auto& [order, text] : lines) out << text;
     if (!out.flush()) return Status::Internal(fmt::format("write {}", tmp.string()));
   }
+  int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);  // the snapshot is durable before the journal it replaces is emptied
+    ::close(fd);
+  }
   std::error_code error;
-  std::filesystem::rename(tmp, index_file_, error);
-  if (error) return Status::Internal(fmt::format("save {}: {}", index_file_.string(), error.message()));
+  std::filesystem::rename(tmp, path, error);
+  if (error) return Status::Internal(fmt::format("save {}: {}", path.string(), error.message()));
+  if (::ftruncate(journal_fd_, 0) != 0) return PosixError(errno, "empty the cache journal");
+  journal_bytes_ = 0;
+  if (!in_flight.empty()) return AppendJournal(in_flight);
+  ::fdatasync(journal_fd_);
+  return Status::Ok();
+}
+
+Status Cache::AppendJournal(std::string_view records) {
+  if (journal_fd_ < 0) return Status::Ok();
+  while (!records.empty()) {
+    ssize_t wrote = ::write(journal_fd_, records.data(), records.size());
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return PosixError(errno, "append to the cache journal");
+    }
+    records.remove_prefix(static_cast<std::size_t>(wrote));
+    journal_bytes_ += static_cast<std::uint64_t>(wrote);
+  }
+  return Status::Ok();
+}
+
+Status Cache::JournalAdded(const PendingFill& pending) {
+  {
+    std::lock_guard journal_lock(journal_mutex_);
+    if (journal_fd_ < 0) return Status::Ok();
+    Status appended = AppendJournal(
+        FormatJournalRecord({JournalRecord::Kind::kAdded, pending.name, pending.checksum}));
+    if (!appended.ok()) return appended;
+    std::lock_guard lock(mutex_);
+    entries_.at(pending.name).journaled = true;  // a compaction from now on keeps the record
+  }
+  // Synced before the rename, so no crash leaves a copy the index does not know about.
+  int fd;
+  {
+    std::lock_guard journal_lock(journal_mutex_);
+    fd = journal_fd_;
+  }
+  if (::fdatasync(fd) != 0) return PosixError(errno, "sync the cache journal");
   return Status::Ok();
 }
 
 Cache::Cache(std::unique_ptr<store::Store> folder, const CacheOptions& options,
              std::unique_ptr<EvictionPolicy> policy)
     : folder_(std::move(folder)),
-      index_file_(options.index_file),
+      state_dir_(options.state_dir),
       max_bytes_(options.max_bytes),
       max_object_(options.max_object != 0 ? options.max_object : options.max_bytes / 8),
       policy_(std::move(policy)) {}
@@ -276,13 +383,27 @@ Cache::Victim Cache::ForgetReadyEvicted(const std::string& name, Entry& entry) {
 void Cache::Unlink(const std::vector<Victim>& victims) {
   if (victims.empty()) return;
   std::uint64_t bytes = 0;
+  std::string records;
   for (const Victim& victim : victims) {
     auto object = ObjectName::FromDecoded(victim.name);
     if (object.ok()) (void)folder_->Remove(*object);
     bytes += victim.bytes;
+    records += FormatJournalRecord({JournalRecord::Kind::kRemoved, victim.name, {}});
   }
-  std::lock_guard lock(mutex_);
-  used_ -= bytes;
+  {
+    std::lock_guard lock(mutex_);
+    used_ -= bytes;
+  }
+  // Unsynced: a lost "E" only means the next start finds the copy gone and drops it.
+  bool compact;
+  {
+    std::lock_guard journal_lock(journal_mutex_);
+    (void)AppendJournal(records);
+    compact = journal_bytes_ > kMaxJournalBytes;
+  }
+  if (compact) {
+    if (Status s = SaveIndex(); !s.ok()) spdlog::warn("cache: {}", s.ToString());
+  }
 }
 
 void Cache::AddReady(const std::string& name, Entry& entry, const store::FileVersion& version) {
@@ -329,6 +450,7 @@ Result<store::FileVersion> Cache::Copy(PendingFill& pending, store::ReadFile& so
     return Status::Conflict(
         fmt::format("{} changed while it was copied to the cache", pending.name));
   }
+  if (Status s = JournalAdded(pending); !s.ok()) return s;  // no journal record, no copy
   return pending.writer->Commit(pending.checksum);
 }
 

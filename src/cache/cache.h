@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache/index_file.h"
 #include "cache/policy.h"
 #include "common/checksum.h"
 #include "common/object_name.h"
@@ -35,9 +36,9 @@ struct CacheOptions {
   std::uint64_t max_bytes = std::uint64_t{1} << 30;  // --cache-max-bytes
   std::uint64_t max_object = 0;                      // --cache-max-object; 0: max_bytes / 8
   std::string policy = "s3fifo";                     // --cache-policy
-  // Where SaveIndex writes the index at a clean stop and Open reads it back (then deletes
-  // it, so a crash afterwards means a scan). Empty: always scan.
-  std::filesystem::path index_file;
+  // Where the index lives (a snapshot and a journal, index_file.h), so that a restart, clean
+  // or not, needs no scan of the folder. Empty: no index, every start scans.
+  std::filesystem::path state_dir;
 };
 
 // A fill in progress, which readers follow as it grows (read-while-write): every concurrent
@@ -110,10 +111,12 @@ struct CacheLookup {
 
 class Cache {
  public:
-  // Indexes what `folder` already holds and evicts down to the limit if it shrank. After a
-  // clean stop that is the saved index, each entry checked with one stat and replayed into
-  // the policy (recency and hit counts kept); otherwise a scan of the folder, where copies
-  // without a remembered checksum are dropped. 400 for an unknown policy name.
+  ~Cache();
+  // Indexes what `folder` already holds and evicts down to the limit if it shrank: from the
+  // snapshot and journal in state_dir if there are any (each copy checked with a stat or its
+  // checksum xattr, replayed into the policy least recently used first, hit counts kept), else
+  // by a scan of the folder. Then writes a fresh snapshot and starts an empty journal.
+  // 400 for an unknown policy name; 500 if the journal cannot be opened.
   static Result<std::unique_ptr<Cache>> Open(std::unique_ptr<store::Store> folder,
                                              const CacheOptions& options);
 
@@ -149,8 +152,8 @@ class Cache {
   void RecordServed(bool hit, bool from_cache_file, std::uint64_t bytes);
   CacheStats Stats();
 
-  // Writes the index (entries from least to most recently used, with hit counts and file
-  // identities) to options.index_file, atomically. For a clean stop, once fills have ended.
+  // Writes a snapshot of the index and empties the journal (compaction). Done at start, when
+  // the journal grows past kMaxJournalBytes, and at a clean stop.
   Status SaveIndex();
 
   std::uint64_t max_object() const { return max_object_; }
@@ -170,6 +173,7 @@ class Cache {
     store::FileVersion version;              // of the copy, once ready: the saved index's check
     std::uint64_t last_access = 0;           // order of the last insert or hit
     std::uint8_t hits = 0;                   // hits since insert, capped (saved index)
+    bool journaled = false;                  // filling, and its "A" record is written
   };
 
   // A copy to unlink once the lock is released; its bytes stay counted until then.
@@ -191,9 +195,16 @@ class Cache {
   Victim ForgetReadyEvicted(const std::string& name, Entry& entry);
   // Makes the filled `entry` ready and known to the policy. REQUIRES: mutex_ held.
   void AddReady(const std::string& name, Entry& entry, const store::FileVersion& version);
-  // Loads the saved index (true) or reports that there is none usable (false: scan).
+  // Rebuilds the index from the snapshot and journal (true), or reports there are none.
   bool LoadIndex(std::vector<Victim>& dropped);
   void Scan(std::vector<Victim>& dropped);
+  // Verifies a saved copy against the folder and admits it (or drops it). `trust_version`:
+  // the saved file identity is known (snapshot); else the checksum xattr decides (journal).
+  void Admit(const SavedCopy& saved, bool trust_version, std::vector<Victim>& dropped);
+  // Appends journal records. REQUIRES: journal_mutex_ held.
+  Status AppendJournal(std::string_view records);
+  // Writes the "A" record of a fill and syncs it, before the copy is renamed into place.
+  Status JournalAdded(const PendingFill& pending);
   // Makes a finished fill's copy ready (status OK) or removes it, then wakes its followers.
   void Finalize(PendingFill& pending, Status status, const store::FileVersion& version = {});
   // Copies `source` into the pending fill and commits it. No lock held.
@@ -202,8 +213,13 @@ class Cache {
   void Unlink(const std::vector<Victim>& victims);
 
   std::unique_ptr<store::Store> folder_;
-  const std::filesystem::path index_file_;
+  const std::filesystem::path state_dir_;
   std::atomic<bool> stopping_{false};
+
+  // Lock order: journal_mutex_, then mutex_.
+  std::mutex journal_mutex_;
+  int journal_fd_ = -1;               // GUARDED_BY(journal_mutex_); -1: no index
+  std::uint64_t journal_bytes_ = 0;   // GUARDED_BY(journal_mutex_)
   const std::uint64_t max_bytes_;
   const std::uint64_t max_object_;
 

@@ -214,32 +214,59 @@ TEST_F(CacheTest, AFailedFillWakesItsFollowersWithTheErrorAndReleasesItsRoom) {
 }
 
 TEST_F(CacheTest, ACleanStopKeepsRecencyAndNeedsNoScan) {
-  std::filesystem::path index = dir_ / "index";
+  std::filesystem::path state = dir_ / "cache/.ferry";  // where ferryd keeps it
   std::vector<Checksum> checksums;
   const std::uint64_t copy = CopyBytes(4096);
   {
     auto cache = OpenCache({.max_bytes = 1 << 20, .max_object = 8192, .policy = "lru",
-                            .index_file = index});
+                            .state_dir = state});
     for (int i = 0; i < 8; ++i) {
       checksums.push_back(PutData("f" + std::to_string(i), 4096));
       ASSERT_TRUE(Fill(*cache, "f" + std::to_string(i), checksums.back()).ok());
     }
-    for (int i : {5, 1, 3}) ASSERT_NE(cache->Lookup(Name("f" + std::to_string(i)), checksums[i]).copy, nullptr);
+    for (int i : {5, 1, 3}) {
+      ASSERT_NE(cache->Lookup(Name("f" + std::to_string(i)), checksums[i]).copy, nullptr);
+    }
     ASSERT_TRUE(cache->SaveIndex().ok());
   }
   // A copy changed behind the cache's back is dropped, whatever the index says.
   ferry::testing::WriteFile(dir_ / "cache/f7", "not the copy any more");
   // Reopened with room for three: LRU keeps the three most recently used, 5, 1 and 3.
   auto cache = OpenCache({.max_bytes = 3 * copy, .max_object = 8192, .policy = "lru",
-                          .index_file = index});
-  EXPECT_FALSE(std::filesystem::exists(index));  // consumed: a crash from now on means a scan
+                          .state_dir = state});
   EXPECT_EQ(cache->Stats().files_cached, 3u);
   for (int i = 0; i < 8; ++i) {
     bool expected = i == 5 || i == 1 || i == 3;
-    EXPECT_EQ(cache->Lookup(Name("f" + std::to_string(i)), checksums[i]).copy != nullptr, expected) << i;
+    EXPECT_EQ(cache->Lookup(Name("f" + std::to_string(i)), checksums[i]).copy != nullptr,
+              expected)
+        << i;
   }
   EXPECT_FALSE(std::filesystem::exists(dir_ / "cache/f7"));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "cache/f0"));  // evicted at start: gone from disk
+  EXPECT_EQ(std::filesystem::file_size(state / "journal"), 0u);  // folded into the snapshot
+}
+
+TEST_F(CacheTest, AfterACrashTheJournalKnowsEveryCopyWithoutAScan) {
+  std::filesystem::path state = dir_ / "cache/.ferry";
+  std::vector<Checksum> checksums;
+  {
+    auto cache = OpenCache({.max_bytes = 1 << 20, .max_object = 8192, .state_dir = state});
+    for (int i = 0; i < 4; ++i) {
+      checksums.push_back(PutData("f" + std::to_string(i), 4096));
+      ASSERT_TRUE(Fill(*cache, "f" + std::to_string(i), checksums.back()).ok());
+    }
+    cache->Invalidate(Name("f2"));
+    // No SaveIndex: as after kill -9, only the journal says what happened since the start.
+  }
+  std::string journal = ferry::testing::ReadFile(state / "journal");
+  EXPECT_NE(journal.find("A xxh128:"), std::string::npos) << journal;
+  EXPECT_NE(journal.find("E f2"), std::string::npos) << journal;
+  auto cache = OpenCache({.max_bytes = 1 << 20, .max_object = 8192, .state_dir = state});
+  EXPECT_EQ(cache->Stats().files_cached, 3u);
+  for (int i : {0, 1, 3}) {
+    EXPECT_NE(cache->Lookup(Name("f" + std::to_string(i)), checksums[i]).copy, nullptr) << i;
+  }
+  EXPECT_EQ(cache->Lookup(Name("f2"), checksums[2]).copy, nullptr);
 }
 
 TEST_F(CacheTest, UnknownPolicyIsRefused) {

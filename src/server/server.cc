@@ -97,7 +97,7 @@ Status Server::Impl::OpenStores() {
     if (!folder.ok()) return folder.status();
     auto opened_cache = cache::Cache::Open(
         std::move(*folder), {config.cache_max_bytes, config.cache_max_object, config.cache_policy,
-                             config.cache / ".ferry/index"});
+                             config.cache / ".ferry"});
     if (!opened_cache.ok()) return opened_cache.status();
     cache = std::move(*opened_cache);
   }
