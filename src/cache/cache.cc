@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -95,13 +96,17 @@ Result<std::unique_ptr<Cache>> Cache::Open(std::unique_ptr<store::Store> folder,
   if (!policy) return Status::BadRequest(fmt::format("unknown cache policy '{}'", options.policy));
   std::unique_ptr<Cache> cache(new Cache(std::move(folder), options, std::move(policy)));
   std::vector<Victim> dropped;
+  auto start = std::chrono::steady_clock::now();
   bool loaded = cache->LoadIndex(dropped);
   if (!loaded) cache->Scan(dropped);
   {
     std::lock_guard lock(cache->mutex_);
     cache->stats_.evictions = 0;  // shrinking at start is not traffic
-    spdlog::info("cache: {} copies ({} bytes) from {}; {} dropped", cache->ready_files_,
-                 cache->ready_bytes_, loaded ? "the index" : "a scan", dropped.size());
+    spdlog::info("cache: {} copies ({} bytes) from {} in {} ms; {} dropped", cache->ready_files_,
+                 cache->ready_bytes_, loaded ? "the index" : "a scan",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - start).count(),
+                 dropped.size());
   }
   cache->Unlink(dropped);
   if (!cache->state_dir_.empty()) {
