@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/io.h"
+
 #include <fmt/format.h>
 
 namespace ferry::cache {
@@ -280,16 +282,8 @@ Status Cache::SaveIndex() {
 
 Status Cache::AppendJournal(std::string_view records) {
   if (journal_fd_ < 0) return Status::Ok();
-  while (!records.empty()) {
-    ssize_t wrote = ::write(journal_fd_, records.data(), records.size());
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      return PosixError(errno, "append to the cache journal");
-    }
-    records.remove_prefix(static_cast<std::size_t>(wrote));
-    journal_bytes_ += static_cast<std::uint64_t>(wrote);
-  }
-  return Status::Ok();
+  journal_bytes_ += records.size();
+  return WriteAll(journal_fd_, records, "append to the cache journal");
 }
 
 Status Cache::JournalAdded(const PendingFill& pending) {

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "common/io.h"
 #include "common/units.h"
 #include "protocol/request.h"
 
@@ -40,18 +41,6 @@ Status NetworkError(int error_number, std::string_view what) {
     return Status::Busy(fmt::format("{}: the server did not answer in time", what));
   }
   return Status::Internal(fmt::format("{}: {}", what, std::strerror(error_number)));
-}
-
-Status WriteAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t wrote = ::write(fd, bytes.data(), bytes.size());
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      return PosixError(errno, "write");
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(wrote));
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -148,23 +137,28 @@ Status Client::ReadExact(std::uint64_t length, const Sink& sink) {
   return Status::Ok();
 }
 
-Result<std::vector<protocol::FileEntry>> Client::List(std::string_view prefix) {
-  protocol::Request request{.command = protocol::Command::kList, .prefix = std::string(prefix)};
-  if (Status s = SendRaw(protocol::EncodeRequest(request)); !s.ok()) return s;
+template <typename T>
+Result<std::vector<T>> Client::ReadCounted(Result<T> (*parse)(std::string_view)) {
   Result<std::string> head = ReadLine();
   if (!head.ok()) return head.status();
   Result<std::size_t> count = protocol::ParseListHead(*head);
   if (!count.ok()) return count.status();
-  std::vector<protocol::FileEntry> entries;
-  entries.reserve(std::min<std::size_t>(*count, 1 << 20));
+  std::vector<T> items;
+  items.reserve(std::min<std::size_t>(*count, 1 << 20));
   for (std::size_t i = 0; i < *count; ++i) {
     Result<std::string> line = ReadLine();
     if (!line.ok()) return line.status();
-    Result<protocol::FileEntry> entry = protocol::ParseListEntry(*line);
-    if (!entry.ok()) return entry.status();
-    entries.push_back(std::move(*entry));
+    Result<T> item = parse(*line);
+    if (!item.ok()) return item.status();
+    items.push_back(std::move(*item));
   }
-  return entries;
+  return items;
+}
+
+Result<std::vector<protocol::FileEntry>> Client::List(std::string_view prefix) {
+  protocol::Request request{.command = protocol::Command::kList, .prefix = std::string(prefix)};
+  if (Status s = SendRaw(protocol::EncodeRequest(request)); !s.ok()) return s;
+  return ReadCounted(&protocol::ParseListEntry);
 }
 
 Result<protocol::FileEntry> Client::Stat(const ObjectName& name) {
@@ -221,19 +215,7 @@ Status Client::Remove(const ObjectName& name) {
 
 Result<std::vector<protocol::StatValue>> Client::Stats() {
   if (Status s = SendRaw("STATS\n"); !s.ok()) return s;
-  Result<std::string> head = ReadLine();
-  if (!head.ok()) return head.status();
-  Result<std::size_t> count = protocol::ParseListHead(*head);
-  if (!count.ok()) return count.status();
-  std::vector<protocol::StatValue> values;
-  for (std::size_t i = 0; i < *count; ++i) {
-    Result<std::string> line = ReadLine();
-    if (!line.ok()) return line.status();
-    Result<protocol::StatValue> value = protocol::ParseStatValue(*line);
-    if (!value.ok()) return value.status();
-    values.push_back(std::move(*value));
-  }
-  return values;
+  return ReadCounted(&protocol::ParseStatValue);
 }
 
 Status Client::Quit() {
@@ -262,11 +244,12 @@ Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
   if (fd < 0) return PosixError(errno, fmt::format("create {}", in_place ? path : part));
   Hasher hasher(ChecksumAlgo::kXxh128);
   std::uint64_t done = 0;
+  const std::string what = fmt::format("write {}", path);
   auto sink = [&](std::string_view bytes) {
     hasher.Update(bytes);
     done += bytes.size();
     if (progress) progress(done);
-    return WriteAll(fd, bytes);
+    return WriteAll(fd, bytes, what);
   };
   Result<protocol::GetHead> head = client.Get(name, 0, std::nullopt, sink);
   Status status = head.status();

@@ -55,6 +55,9 @@ class Client {
  private:
   explicit Client(int fd) : fd_(fd) {}
   Status ReadExact(std::uint64_t length, const Sink& sink);
+  // "OK <count>" then `count` lines, each parsed by `parse` (LIST, STATS).
+  template <typename T>
+  Result<std::vector<T>> ReadCounted(Result<T> (*parse)(std::string_view));
 
   int fd_;
   std::string buffer_;  // received, not yet consumed

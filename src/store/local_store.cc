@@ -30,6 +30,7 @@
 
 #include <fmt/format.h>
 
+#include "common/io.h"
 #include "store/store.h"
 
 namespace ferry::store {
@@ -356,15 +357,7 @@ LocalWriteFile::~LocalWriteFile() {
 }
 
 Status LocalWriteFile::Append(std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t wrote = ::write(file_.get(), bytes.data(), bytes.size());
-    if (wrote < 0) {
-      if (errno == EINTR) continue;
-      return PosixError(errno, fmt::format("write {}", name_));
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(wrote));
-  }
-  return Status::Ok();
+  return WriteAll(file_.get(), bytes, fmt::format("write {}", name_));
 }
 
 Result<FileVersion> LocalWriteFile::Commit(const Checksum& checksum) {
