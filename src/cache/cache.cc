@@ -8,11 +8,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/io.h"
-
-#include <fmt/format.h>
 
 namespace ferry::cache {
 namespace {
