@@ -18,8 +18,10 @@ namespace {
 
 constexpr std::uint64_t kBlock = 4096;
 constexpr unsigned kMaxSavedHits = 7;
-// Past this, the journal is folded into a new snapshot.
-constexpr std::uint64_t kMaxJournalBytes = 64 << 20;
+// The journal is folded into a new snapshot once it is larger than this or than about two
+// snapshot lines per copy, so the index stays proportional to the cache (~100 B a copy).
+constexpr std::uint64_t kMinJournalBytes = 256 << 10;
+constexpr std::uint64_t kJournalBytesPerCopy = 200;
 constexpr const char* kSnapshotFile = "index";
 constexpr const char* kJournalFile = "journal";
 
@@ -397,7 +399,12 @@ void Cache::Unlink(const std::vector<Victim>& victims) {
   {
     std::lock_guard journal_lock(journal_mutex_);
     (void)AppendJournal(records);
-    compact = journal_bytes_ > kMaxJournalBytes;
+    std::uint64_t copies;
+    {
+      std::lock_guard lock(mutex_);
+      copies = ready_files_;
+    }
+    compact = journal_bytes_ > std::max(kMinJournalBytes, copies * kJournalBytesPerCopy);
   }
   if (compact) {
     if (Status s = SaveIndex(); !s.ok()) spdlog::warn("cache: {}", s.ToString());

@@ -2,8 +2,10 @@
 // store, with a pluggable eviction policy (policy.h, docs/cache.md).
 //
 // Invariants:
-//   - the bytes the folder holds (allocated blocks of ready copies, plus reservations of fills
-//     in progress) never exceed max_bytes: a fill reserves its size before writing a byte;
+//   - the bytes the folder's copies hold (allocated blocks of ready copies with their
+//     checksum xattrs, plus reservations of fills in progress) never exceed max_bytes: a fill
+//     reserves its size before writing a byte. The index beside them (.ferry/index and
+//     journal, about 100 B a copy) is bookkeeping outside the limit, as nginx's keys zone is;
 //   - a copy is served only if its remembered checksum is the data file's current one, so a
 //     copy never outlives a change of the file, whatever order a PUT and a fill race in;
 //   - eviction only unlinks: a reader that has the file open keeps reading its bytes;
@@ -153,7 +155,7 @@ class Cache {
   CacheStats Stats();
 
   // Writes a snapshot of the index and empties the journal (compaction). Done at start, when
-  // the journal grows past kMaxJournalBytes, and at a clean stop.
+  // the journal outgrows the snapshot (cache.cc: kMinJournalBytes), and at a clean stop.
   Status SaveIndex();
 
   std::uint64_t max_object() const { return max_object_; }
