@@ -482,7 +482,7 @@ std::unique_ptr<PendingFill> Cache::BeginFill(const ObjectName& name, std::uint6
     admitted = MakeRoom(reserved, victims);
     if (admitted) {
       // Followers can join from now on; they wait until the copy is open and growing.
-      pending->progress = std::make_shared<FillProgress>(size);
+      pending->progress = std::make_shared<FillProgress>();
       entries_[name.str()] = Entry{0, reserved, checksum, false, false, pending->progress};
       used_ += reserved;
       ++stats_.fills_in_flight;

@@ -48,7 +48,7 @@ struct CacheOptions {
 // Thread-safe.
 class FillProgress {
  public:
-  explicit FillProgress(std::uint64_t size) : size_(size) {}
+  FillProgress() = default;
   ~FillProgress();
   FillProgress(const FillProgress&) = delete;
   FillProgress& operator=(const FillProgress&) = delete;
@@ -56,7 +56,6 @@ class FillProgress {
   // Reads the copy: bytes [0, written) are final (pread, sendfile). Owned by this object.
   // Valid once state().written > 0 (the filler sets it before writing a byte).
   int fd() const;
-  std::uint64_t size() const { return size_; }
 
   struct State {
     std::uint64_t written = 0;
@@ -76,7 +75,6 @@ class FillProgress {
  private:
   void WakeUp(std::vector<std::function<void()>>& ready);  // REQUIRES: mutex_ held
 
-  const std::uint64_t size_;
   mutable std::mutex mutex_;
   int fd_ = -1;                                                           // GUARDED_BY(mutex_)
   State state_;                                                           // GUARDED_BY(mutex_)

@@ -174,7 +174,7 @@ TEST_F(CacheTest, RestartIndexesWhatTheFolderHoldsAndShrinksToANewLimit) {
 }
 
 TEST(FillProgress, WakesFollowersAsItGrowsAndWhenItEnds) {
-  FillProgress progress(100);
+  FillProgress progress;
   int woken = 0;
   progress.OnProgress(0, [&] { ++woken; });
   progress.OnProgress(50, [&] { ++woken; });

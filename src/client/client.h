@@ -48,12 +48,10 @@ class Client {
   Result<std::vector<protocol::StatValue>> Stats();
   Status Quit();
 
-  // Raw access for tests: send bytes, read a line.
-  Status SendRaw(std::string_view bytes);
-  Result<std::string> ReadLine();
-
  private:
   explicit Client(int fd) : fd_(fd) {}
+  Status SendRaw(std::string_view bytes);
+  Result<std::string> ReadLine();
   Status ReadExact(std::uint64_t length, const Sink& sink);
   // "OK <count>" then `count` lines, each parsed by `parse` (LIST, STATS).
   template <typename T>

@@ -198,11 +198,11 @@ asio::awaitable<bool> Connection::HandleList(const std::string& prefix) {
   for (const protocol::FileEntry& entry : *entries) {
     out += protocol::EncodeListEntry(entry);
     if (out.size() >= kListingFlushBytes) {
-      if (!co_await Write(out)) co_return false;
-      out.clear();
+      if (!co_await Write(std::move(out))) co_return false;
+      out.clear();  // moved from: valid, now reused
     }
   }
-  co_return co_await Write(out);
+  co_return co_await Write(std::move(out));
 }
 
 asio::awaitable<bool> Connection::HandleGet(const protocol::Request& request) {
