@@ -4,7 +4,7 @@ PRESET ?= release
 BIN     = build/$(PRESET)/bin
 LISTEN ?= 127.0.0.1:7878
 
-.PHONY: all deps build run test test-asan test-tsan bench clean
+.PHONY: all deps build run test test-asan test-tsan test-browser bench clean
 all: build
 
 deps:
@@ -21,6 +21,12 @@ run: build
 
 test: build
 	@ctest --preset $(PRESET)
+
+# The HTML listing in headless Chromium (installed here, not by `make test`); the screenshot
+# lands in build/$(PRESET)/artifacts/.
+test-browser: build
+	@bash scripts/install-deps.sh --browser
+	@ctest --test-dir build/$(PRESET) -L browser --output-on-failure --timeout 300
 
 test-asan:
 	@$(MAKE) --no-print-directory test PRESET=asan

@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages ferry needs to build and test. Idempotent: apt-get runs only
 # when something is missing, so a warm machine pays well under a second.
 #   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --browser  also Chromium, for the browser test (make test-browser)
 #   scripts/install-deps.sh --print    list the packages, install nothing
 set -euo pipefail
 
@@ -13,9 +14,15 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  curl netcat-openbsd     # the integration tests drive ferryd with these too
+  curl wget netcat-openbsd  # the integration tests drive ferryd with these too
 )
+# Only the browser test needs these; `make test` stays lean without them.
+browser_packages=(chromium python3)
 
+if [[ "${1:-}" == "--browser" ]]; then
+  packages+=("${browser_packages[@]}")
+  shift
+fi
 if [[ "${1:-}" == "--print" ]]; then
   printf '%s\n' "${packages[@]}"
   exit 0

@@ -69,9 +69,15 @@ Ferryd::~Ferryd() {
 void Ferryd::Start() {
   std::filesystem::path ready = dir_ / "ready";
   std::filesystem::remove(ready);
-  std::vector<std::string> args = {FerrydPath(), "--listen", "127.0.0.1:0", "--data",
-                                   data().string(), "--cache", cache().string(), "--ready-file",
-                                   ready.string(), "--threads", "2", "--log-level", "debug"};
+  std::vector<std::string> args = {FerrydPath(),    "--listen",      "127.0.0.1:0",
+                                   "--http-listen", "127.0.0.1:0",   "--data",
+                                   data().string(), "--cache",       cache().string(),
+                                   "--ready-file",  ready.string(),  "--threads",
+                                   "2",             "--log-level",   "debug"};
+  // A test's own --http-listen replaces the default (CLI11 refuses an option given twice).
+  if (std::find(extra_args_.begin(), extra_args_.end(), "--http-listen") != extra_args_.end()) {
+    args.erase(args.begin() + 3, args.begin() + 5);
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -87,9 +93,11 @@ void Ferryd::Start() {
     ASSERT_LT(Clock::now(), deadline) << "ferryd did not start listening in 20 s";
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  std::string address;
-  std::ifstream(ready) >> address;
+  // "HOST:PORT" of the native protocol, then "http HOST:PORT" unless HTTP is off.
+  std::string address, door, http_address;
+  std::ifstream(ready) >> address >> door >> http_address;
   port_ = std::stoi(address.substr(address.rfind(':') + 1));
+  http_port_ = door == "http" ? std::stoi(http_address.substr(http_address.rfind(':') + 1)) : 0;
 }
 
 void Ferryd::Restart() { Start(); }
@@ -131,7 +139,7 @@ RunResult RunProgram(const std::vector<std::string>& args, std::chrono::millisec
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT, 0644);
   auto argv = Argv(args);
   pid_t pid = -1;
-  int spawned = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  int spawned = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   RunResult result;
   if (spawned != 0) return result;

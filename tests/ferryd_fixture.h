@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/temp_dir.h"
@@ -35,6 +36,11 @@ class Ferryd {
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  int http_port() const { return http_port_; }  // 0 with --http-listen off
+  // "http://127.0.0.1:PORT" + path.
+  std::string url(std::string_view path = "") const {
+    return "http://127.0.0.1:" + std::to_string(http_port_) + std::string(path);
+  }
   std::filesystem::path data() const { return dir_ / "data"; }
   std::filesystem::path cache() const { return dir_ / "cache"; }
   std::filesystem::path log() const { return dir_ / "ferryd.log"; }
@@ -50,6 +56,7 @@ class Ferryd {
   std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
   int port_ = 0;
+  int http_port_ = 0;
 };
 
 struct RunResult {
@@ -58,7 +65,7 @@ struct RunResult {
   std::string err;
 };
 
-// Runs a program with arguments (no shell), bounded by `timeout`.
+// Runs a program with arguments (no shell; argv[0] is looked up in PATH), bounded by `timeout`.
 RunResult RunProgram(const std::vector<std::string>& argv,
               std::chrono::milliseconds timeout = std::chrono::seconds(120));
 // Starts a program in the background; returns its pid (for kill tests).

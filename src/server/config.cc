@@ -14,9 +14,10 @@ namespace ferry::server {
 namespace {
 
 // Keys of the TOML file; each is also a flag of the same name.
-constexpr std::string_view kKnownKeys[] = {"listen",           "data",
-                                           "cache",            "cache-max-bytes",
-                                           "cache-max-object", "cache-policy",
+constexpr std::string_view kKnownKeys[] = {"listen",           "http-listen",
+                                           "data",             "cache",
+                                           "cache-max-bytes",  "cache-max-object",
+                                           "cache-policy",     "max-upload",
                                            "trace-out",        "trace-max-bytes",
                                            "threads",          "log-level",
                                            "drain-timeout-ms"};
@@ -53,10 +54,11 @@ Status ApplyFile(const std::filesystem::path& file, const CLI::App& app, Config&
       ok = number && *number >= 0;
       if (ok) config.drain_timeout = std::chrono::milliseconds(*number);
     } else if (name == "cache-max-bytes" || name == "cache-max-object" ||
-               name == "trace-max-bytes") {
+               name == "trace-max-bytes" || name == "max-upload") {
       // A size: "512M", or a plain number of bytes.
       std::uint64_t& target = name == "cache-max-bytes"    ? config.cache_max_bytes
                               : name == "cache-max-object" ? config.cache_max_object
+                              : name == "max-upload"       ? config.max_upload
                                                            : config.trace_max_bytes;
       if (number) {
         ok = *number >= 0;
@@ -69,6 +71,7 @@ Status ApplyFile(const std::filesystem::path& file, const CLI::App& app, Config&
     } else {
       ok = text.has_value();
       std::string& target = name == "listen"  ? config.listen
+                            : name == "http-listen" ? config.http_listen
                             : name == "cache-policy" ? config.cache_policy
                             : name == "trace-out" ? trace_text
                             : name == "data"  ? data_text
@@ -89,6 +92,10 @@ Status ApplyFile(const std::filesystem::path& file, const CLI::App& app, Config&
 Status ValidateConfig(const Config& config) {
   if (config.listen.rfind(':') == std::string::npos) {
     return Status::BadRequest(fmt::format("--listen wants HOST:PORT, got '{}'", config.listen));
+  }
+  if (config.http_listen != "off" && config.http_listen.rfind(':') == std::string::npos) {
+    return Status::BadRequest(
+        fmt::format("--http-listen wants HOST:PORT or off, got '{}'", config.http_listen));
   }
   if (!config.cache.empty() &&
       (IsInside(config.cache, config.data) || IsInside(config.data, config.cache))) {
@@ -118,6 +125,9 @@ Invocation ParseCommandLine(int argc, char** argv) {
   app.add_option("--config", config_file, "TOML file with any of the options below (flags win)");
   app.add_option("--listen", config.listen, "HOST:PORT for the native protocol (port 0: any free)")
       ->capture_default_str();
+  app.add_option("--http-listen", config.http_listen,
+                 "HOST:PORT for HTTP/1.1 (docs/http.md); off: no HTTP")
+      ->capture_default_str();
   app.add_option("--data", data, "folder of the data store")->capture_default_str();
   app.add_option("--cache", cache, "folder of the cache ('' for none)")->capture_default_str();
   std::string max_bytes = "1G", max_object = "0";
@@ -128,6 +138,9 @@ Invocation ParseCommandLine(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--cache-policy", config.cache_policy,
                  fmt::format("eviction policy: {}", fmt::join(cache::PolicyNames(), ", ")))
+      ->capture_default_str();
+  std::string max_upload = "1T";
+  app.add_option("--max-upload", max_upload, "a larger upload gets 413 (0: no limit)")
       ->capture_default_str();
   std::string trace_out, trace_max = "100M";
   app.add_option("--trace-out", trace_out, "record every GET here for ferry-sim (CSV)");
@@ -156,7 +169,8 @@ Invocation ParseCommandLine(int argc, char** argv) {
   config.trace_out = trace_out;
   for (auto [text, target] : {std::pair{&max_bytes, &config.cache_max_bytes},
                               std::pair{&max_object, &config.cache_max_object},
-                              std::pair{&trace_max, &config.trace_max_bytes}}) {
+                              std::pair{&trace_max, &config.trace_max_bytes},
+                              std::pair{&max_upload, &config.max_upload}}) {
     Result<std::uint64_t> size = ParseByteSize(*text);
     if (size.ok()) *target = *size;
     else if (status.ok()) status = size.status();

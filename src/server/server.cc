@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -48,10 +49,12 @@ Result<tcp::endpoint> ParseEndpoint(const std::string& text) {
   return tcp::endpoint(address, static_cast<unsigned short>(port));
 }
 
-// One event-loop thread: its io_context, its listener and the sessions it owns.
+using Door = service::Door;
+
+// One event-loop thread: its io_context, a listener per door and the sessions it owns.
 struct Worker {
   asio::io_context io{1};
-  std::optional<tcp::acceptor> acceptor;
+  std::array<std::optional<tcp::acceptor>, service::kDoors> acceptors;
   std::list<SessionHandle> sessions;
   std::thread thread;
 };
@@ -74,6 +77,7 @@ struct Server::Impl {
   std::unique_ptr<sim::TraceWriter> trace;
   std::unique_ptr<asio::thread_pool> blocking_pool;
   std::unique_ptr<service::FileService> service;
+  service::RequestMetrics metrics;
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<bool> stopping{false};
   std::atomic<int> live_sessions{0};
@@ -82,8 +86,10 @@ struct Server::Impl {
   std::optional<asio::signal_set> signals;
 
   Status OpenStores();
+  // Opens a listener on every worker; returns the bound "HOST:PORT".
+  Result<std::string> Listen(Door door, const std::string& address);
   Status Listen();
-  asio::awaitable<void> AcceptLoop(Worker& worker);
+  asio::awaitable<void> AcceptLoop(Worker& worker, Door door);
   asio::awaitable<void> WatchSignals();
   void ForEachSession(bool idle_only);
 };
@@ -112,32 +118,42 @@ Status Server::Impl::OpenStores() {
       [pool = blocking_pool.get()](std::function<void()> job) {
         asio::post(*pool, std::move(job));
       },
-      trace.get());
+      service::ServiceOptions{trace.get(), config.max_upload});
   return Status::Ok();
 }
 
-Status Server::Impl::Listen() {
-  auto endpoint = ParseEndpoint(config.listen);
+Result<std::string> Server::Impl::Listen(Door door, const std::string& address) {
+  auto endpoint = ParseEndpoint(address);
   if (!endpoint.ok()) return endpoint.status();
   // Every thread gets its own listener on the same port (SO_REUSEPORT): the kernel spreads
   // connections over them, and no accept lock is shared.
   using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
   for (auto& worker : workers) {
-    tcp::acceptor& acceptor = worker->acceptor.emplace(worker->io);
+    tcp::acceptor& acceptor =
+        worker->acceptors[static_cast<std::size_t>(door)].emplace(worker->io);
     error_code error;
     acceptor.open(endpoint->protocol(), error);
     if (!error) acceptor.set_option(tcp::acceptor::reuse_address(true), error);
     if (!error) acceptor.set_option(ReusePort(true), error);
     if (!error) acceptor.bind(*endpoint, error);
     if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
-    if (error) {
-      return Status::Internal(fmt::format("listen on {}: {}", config.listen, error.message()));
-    }
+    if (error) return Status::Internal(fmt::format("listen on {}: {}", address, error.message()));
     endpoint->port(acceptor.local_endpoint().port());  // the others share an ephemeral port
   }
-  std::string bound = fmt::format("{}:{}", endpoint->address().to_string(), endpoint->port());
-  spdlog::info("listening on {} with {} threads; data {}, cache {}", bound, config.threads,
-               config.data.string(),
+  return fmt::format("{}:{}", endpoint->address().to_string(), endpoint->port());
+}
+
+Status Server::Impl::Listen() {
+  Result<std::string> native = Listen(Door::kNative, config.listen);
+  if (!native.ok()) return native.status();
+  std::string http = "off";
+  if (config.http_listen != "off") {
+    Result<std::string> bound = Listen(Door::kHttp, config.http_listen);
+    if (!bound.ok()) return bound.status();
+    http = *bound;
+  }
+  spdlog::info("listening on {} (native) and {} (HTTP) with {} threads; data {}, cache {}",
+               *native, http, config.threads, config.data.string(),
                config.cache.empty() ? "off"
                                     : fmt::format("{} ({}, {})", config.cache.string(),
                                                   FormatBytes(config.cache_max_bytes),
@@ -145,17 +161,21 @@ Status Server::Impl::Listen() {
   if (!config.ready_file.empty()) {
     std::filesystem::path tmp = config.ready_file;
     tmp += ".tmp";
-    std::ofstream(tmp) << bound << "\n";
+    std::ofstream out(tmp);
+    out << *native << "\n";
+    if (http != "off") out << "http " << http << "\n";
+    out.close();
     std::filesystem::rename(tmp, config.ready_file);
   }
   return Status::Ok();
 }
 
-asio::awaitable<void> Server::Impl::AcceptLoop(Worker& worker) {
+asio::awaitable<void> Server::Impl::AcceptLoop(Worker& worker, Door door) {
   asio::steady_timer backoff(worker.io);
+  tcp::acceptor& acceptor = *worker.acceptors[static_cast<std::size_t>(door)];
   while (!stopping.load()) {
-    auto [error, socket] = co_await worker.acceptor->async_accept(kNoThrow);
-    if (error == asio::error::operation_aborted || !worker.acceptor->is_open()) break;
+    auto [error, socket] = co_await acceptor.async_accept(kNoThrow);
+    if (error == asio::error::operation_aborted || !acceptor.is_open()) break;
     if (error) {
       // Out of descriptors or memory: keep serving the connections we have, retry shortly.
       spdlog::warn("accept: {}", error.message());
@@ -166,12 +186,16 @@ asio::awaitable<void> Server::Impl::AcceptLoop(Worker& worker) {
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     live_sessions.fetch_add(1);
-    SessionContext context{*service, *blocking_pool, stopping};
-    asio::co_spawn(worker.io, RunSession(context, std::move(socket), worker.sessions),
-                   [this](std::exception_ptr e) {
-                     LogException(e, "session");
-                     live_sessions.fetch_sub(1);
-                   });
+    SessionContext context{*service, metrics, *blocking_pool, stopping};
+    auto on_end = [this](std::exception_ptr e) {
+      LogException(e, "session");
+      live_sessions.fetch_sub(1);
+    };
+    if (door == Door::kNative) {
+      asio::co_spawn(worker.io, RunSession(context, std::move(socket), worker.sessions), on_end);
+    } else {
+      asio::co_spawn(worker.io, RunHttpSession(context, std::move(socket), worker.sessions), on_end);
+    }
   }
 }
 
@@ -180,7 +204,9 @@ void Server::Impl::ForEachSession(bool idle_only) {
     asio::post(worker->io, [w = worker.get(), idle_only] {
       if (idle_only) {
         error_code ignored;
-        if (w->acceptor) w->acceptor->close(ignored);
+        for (auto& acceptor : w->acceptors) {
+          if (acceptor) acceptor->close(ignored);
+        }
       }
       for (SessionHandle& session : w->sessions) {
         if (idle_only && session.busy) continue;
@@ -245,8 +271,11 @@ int Server::Run() {
     return 1;
   }
   for (auto& worker : impl.workers) {
-    asio::co_spawn(worker->io, impl.AcceptLoop(*worker),
-                   [](std::exception_ptr e) { LogException(e, "accept loop"); });
+    for (Door door : {Door::kNative, Door::kHttp}) {
+      if (!worker->acceptors[static_cast<std::size_t>(door)]) continue;
+      asio::co_spawn(worker->io, impl.AcceptLoop(*worker, door),
+                     [](std::exception_ptr e) { LogException(e, "accept loop"); });
+    }
   }
   asio::co_spawn(impl.workers.front()->io, impl.WatchSignals(),
                  [](std::exception_ptr e) { LogException(e, "signals"); });

@@ -1,16 +1,11 @@
 #include "server/session.h"
 
-#include <sys/sendfile.h>
-
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -20,6 +15,7 @@
 #include "protocol/line_reader.h"
 #include "protocol/reply.h"
 #include "protocol/request.h"
+#include "server/transfer.h"
 
 namespace ferry::server {
 namespace {
@@ -29,23 +25,21 @@ using asio::ip::tcp;
 using boost::system::error_code;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-// Bodies move in chunks of this size: large enough for few system calls, small enough that
-// thousands of concurrent uploads stay within memory.
-constexpr std::size_t kBodyChunk = 256 * 1024;
 // A listing is written in pieces of about this size.
 constexpr std::size_t kListingFlushBytes = 64 * 1024;
 
-// Runs `fn` on the blocking pool and resumes on the caller's event loop with its result.
-template <typename F>
-asio::awaitable<std::invoke_result_t<F&>> Offload(asio::thread_pool& pool, F fn) {
-  std::optional<std::invoke_result_t<F&>> result;
-  co_await asio::co_spawn(
-      pool, [&]() -> asio::awaitable<void> {
-        result.emplace(fn());
-        co_return;
-      },
-      asio::use_awaitable);
-  co_return std::move(*result);
+service::Command MetricsCommand(protocol::Command command) {
+  using protocol::Command;
+  switch (command) {
+    case Command::kList: return service::Command::kList;
+    case Command::kStat: return service::Command::kStat;
+    case Command::kGet: return service::Command::kGet;
+    case Command::kPut: return service::Command::kPut;
+    case Command::kDel: return service::Command::kDelete;
+    case Command::kStats: return service::Command::kStats;
+    case Command::kQuit: break;
+  }
+  return service::Command::kOther;
 }
 
 class Connection {
@@ -62,7 +56,10 @@ class Connection {
  private:
   // Takes the bytes by value: they live in the coroutine frame until written.
   asio::awaitable<bool> Write(std::string bytes);
-  asio::awaitable<bool> Reply(const Status& status) { return Write(protocol::EncodeError(status)); }
+  asio::awaitable<bool> Reply(const Status& status) {
+    reply_status_ = status.number();
+    return Write(protocol::EncodeError(status));
+  }
   // Reads up to out.size() body bytes: first those the line reader already holds. 0 on end of
   // stream or error (in `error`).
   asio::awaitable<std::size_t> ReadBody(std::span<char> out, error_code& error);
@@ -74,11 +71,6 @@ class Connection {
   asio::awaitable<bool> HandleList(const std::string& prefix);
   asio::awaitable<bool> HandleGet(const protocol::Request& request);
   asio::awaitable<bool> HandlePut(const protocol::Request& request);
-  asio::awaitable<bool> SendBody(service::Download& download);
-  // Sends `length` bytes of `fd` from `offset` with sendfile (zero-copy from the page cache).
-  asio::awaitable<bool> SendFileRange(int fd, std::uint64_t offset, std::uint64_t length);
-  // Sends a file that is being copied into the cache as its bytes arrive.
-  asio::awaitable<bool> FollowFill(cache::FillProgress& fill, std::uint64_t length);
 
   SessionContext context_;
   tcp::socket& socket_;
@@ -86,6 +78,7 @@ class Connection {
   std::string peer_;
   protocol::LineReader reader_;
   std::vector<char> body_buffer_;  // allocated on the first transfer that needs it
+  int reply_status_ = 200;         // of the request being handled, for the metrics
 };
 
 asio::awaitable<void> Connection::Run() {
@@ -101,13 +94,20 @@ asio::awaitable<void> Connection::Run() {
       continue;
     }
     handle_.busy = true;
+    auto started = std::chrono::steady_clock::now();
+    reply_status_ = 200;
     bool keep_going;
+    service::Command command = service::Command::kOther;
     if (event.kind == protocol::LineReader::Kind::kTooLong) {
       keep_going = co_await Reply(Status::BadRequest(
           fmt::format("request line longer than {} bytes", protocol::kMaxLineBytes)));
     } else {
-      keep_going = co_await Handle(protocol::ParseRequest(event.line));
+      protocol::ParsedLine parsed = protocol::ParseRequest(event.line);
+      if (parsed.request.ok()) command = MetricsCommand(parsed.request->command);
+      keep_going = co_await Handle(std::move(parsed));
     }
+    context_.metrics.Record(service::Door::kNative, command, reply_status_,
+                            std::chrono::steady_clock::now() - started);
     handle_.busy = false;
     if (!keep_going || context_.stopping.load()) break;
   }
@@ -167,9 +167,8 @@ asio::awaitable<bool> Connection::Handle(protocol::ParsedLine parsed) {
     case Command::kStat: {
       auto entry = co_await Offload(context_.blocking_pool,
                                     [&] { return service.Stat(*request.name); });
-      // A named reply, not a ?: temporary: GCC 12 destroys such temporaries twice in co_await.
-      std::string reply = entry.ok() ? protocol::EncodeStat(*entry) : protocol::EncodeError(entry.status());
-      co_return co_await Write(std::move(reply));
+      if (!entry.ok()) co_return co_await Reply(entry.status());
+      co_return co_await Write(protocol::EncodeStat(*entry));
     }
     case Command::kGet:
       co_return co_await HandleGet(request);
@@ -178,8 +177,8 @@ asio::awaitable<bool> Connection::Handle(protocol::ParsedLine parsed) {
     case Command::kDel: {
       Status removed = co_await Offload(context_.blocking_pool,
                                         [&] { return service.Delete(*request.name); });
-      std::string reply = removed.ok() ? protocol::EncodeOk() : protocol::EncodeError(removed);
-      co_return co_await Write(std::move(reply));
+      if (!removed.ok()) co_return co_await Reply(removed);
+      co_return co_await Write(protocol::EncodeOk());
     }
     case Command::kStats:
       co_return co_await Write(protocol::EncodeStats(service.Stats()));
@@ -213,77 +212,9 @@ asio::awaitable<bool> Connection::HandleGet(const protocol::Request& request) {
   spdlog::debug("{} GET {} {}+{} from {}", peer_, request.name->str(), download->offset,
                 download->head.length, download->from_cache ? "cache" : "data");
   if (!co_await Write(protocol::EncodeGetHead(download->head))) co_return false;
-  co_return co_await SendBody(*download);
-}
-
-asio::awaitable<bool> Connection::SendBody(service::Download& download) {
-  if (download.filling) co_return co_await FollowFill(*download.filling, download.head.length);
-  int fd = download.file->fd();
-  if (fd >= 0) co_return co_await SendFileRange(fd, download.offset, download.head.length);
-  body_buffer_.resize(kBodyChunk);
-  std::uint64_t offset = download.offset;
-  std::uint64_t remaining = download.head.length;
-  while (remaining > 0) {
-    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kBodyChunk));
-    auto got = co_await Offload(context_.blocking_pool, [&] {
-      return download.file->ReadAt(offset, {body_buffer_.data(), want});
-    });
-    if (!got.ok() || *got == 0) co_return false;
-    if (!co_await Write(std::string(body_buffer_.data(), *got))) co_return false;
-    offset += *got;
-    remaining -= *got;
-  }
-  co_return true;
-}
-
-asio::awaitable<bool> Connection::SendFileRange(int fd, std::uint64_t offset,
-                                                std::uint64_t length) {
-  if (!socket_.native_non_blocking()) socket_.native_non_blocking(true);
-  auto position = static_cast<off_t>(offset);
-  while (length > 0) {
-    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, 1 << 30));
-    ssize_t sent = ::sendfile(socket_.native_handle(), fd, &position, want);
-    if (sent > 0) {
-      length -= static_cast<std::uint64_t>(sent);
-    } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      auto [error] = co_await socket_.async_wait(tcp::socket::wait_write, kNoThrow);
-      if (error) co_return false;
-    } else if (sent < 0 && errno == EINTR) {
-      continue;
-    } else {
-      // 0: the file shrank under us (rewritten in place by another program). Cutting the
-      // connection is the only honest signal left once the length is promised.
-      if (sent == 0) spdlog::warn("{}: file shrank during a GET; connection cut", peer_);
-      co_return false;
-    }
-  }
-  co_return true;
-}
-
-asio::awaitable<bool> Connection::FollowFill(cache::FillProgress& fill,
-                                             std::uint64_t length) {
-  // The fill's thread wakes us through this timer: it posts a cancel to our event loop.
-  auto wake = std::make_shared<asio::steady_timer>(socket_.get_executor());
-  std::uint64_t sent = 0;
-  while (sent < length) {
-    cache::FillProgress::State state = fill.state();
-    std::uint64_t available = std::min(state.written, length);
-    if (available > sent) {
-      if (!co_await SendFileRange(fill.fd(), sent, available - sent)) co_return false;
-      sent = available;
-      continue;
-    }
-    if (state.done) {  // failed before our bytes were written: the promised length cannot come
-      spdlog::info("{}: cache fill failed ({}); connection cut", peer_, state.status.ToString());
-      co_return false;
-    }
-    wake->expires_at(asio::steady_timer::time_point::max());
-    fill.OnProgress(sent, [wake, executor = socket_.get_executor()] {
-      asio::post(executor, [wake] { wake->cancel(); });
-    });
-    co_await wake->async_wait(kNoThrow);
-  }
-  co_return true;
+  bool sent = co_await SendDownload(socket_, *download, context_.blocking_pool, body_buffer_, peer_);
+  if (sent) context_.metrics.AddBytes(service::Door::kNative, 0, download->head.length);
+  co_return sent;
 }
 
 asio::awaitable<bool> Connection::HandlePut(const protocol::Request& request) {
@@ -325,6 +256,7 @@ asio::awaitable<bool> Connection::HandlePut(const protocol::Request& request) {
   auto done = co_await Offload(context_.blocking_pool, [&] { return (*upload)->Commit(); });
   if (!done.ok()) co_return co_await Reply(done.status()) && !until_eof;
   spdlog::debug("{} PUT {} {} bytes", peer_, request.name->str(), done->size);
+  context_.metrics.AddBytes(service::Door::kNative, done->size, 0);
   co_return co_await Write(protocol::EncodePutDone(*done)) && !until_eof;
 }
 
@@ -332,13 +264,8 @@ asio::awaitable<bool> Connection::HandlePut(const protocol::Request& request) {
 
 asio::awaitable<void> RunSession(SessionContext context, tcp::socket socket,
                                  std::list<SessionHandle>& registry) {
-  auto handle = registry.insert(registry.end(), SessionHandle{&socket, false});
-  struct Unregister {
-    std::list<SessionHandle>& registry;
-    std::list<SessionHandle>::iterator handle;
-    ~Unregister() { registry.erase(handle); }
-  } unregister{registry, handle};
-  Connection connection(context, socket, *handle);
+  SessionRegistration registration(registry, socket, context.metrics, service::Door::kNative);
+  Connection connection(context, socket, registration.handle());
   co_await connection.Run();
 }
 

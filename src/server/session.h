@@ -1,5 +1,5 @@
-// One native-protocol connection: read a request line, call the service, stream the reply.
-// Internal to the server; only server.cc and session.cc include it (Asio stays out of the
+// One connection of either door: read a request, call the service, stream the reply.
+// Internal to the server; only the server's own sources include it (Asio stays out of the
 // widely included headers).
 #pragma once
 
@@ -10,13 +10,15 @@
 #include <list>
 
 #include "service/file_service.h"
+#include "service/metrics.h"
 
 namespace ferry::server {
 
 // What a session shares with its event-loop thread. Touched only from that thread, except
-// `stopping`, which the signal handler's thread sets.
+// `stopping`, which the signal handler's thread sets, and the metrics (atomics).
 struct SessionContext {
   service::FileService& service;
+  service::RequestMetrics& metrics;
   boost::asio::thread_pool& blocking_pool;
   std::atomic<bool>& stopping;
 };
@@ -27,7 +29,36 @@ struct SessionHandle {
   bool busy = false;  // inside a request; idle sessions are closed at once on stop
 };
 
+// Registers a connection with its event loop and counts it open, for as long as it lives.
+class SessionRegistration {
+ public:
+  SessionRegistration(std::list<SessionHandle>& registry, boost::asio::ip::tcp::socket& socket,
+                      service::RequestMetrics& metrics, service::Door door)
+      : registry_(registry), handle_(registry.insert(registry.end(), {&socket, false})),
+        metrics_(metrics), door_(door) {
+    metrics_.ConnectionOpened(door_);
+  }
+  ~SessionRegistration() {
+    metrics_.ConnectionClosed(door_);
+    registry_.erase(handle_);
+  }
+  SessionRegistration(const SessionRegistration&) = delete;
+  SessionRegistration& operator=(const SessionRegistration&) = delete;
+  SessionHandle& handle() { return *handle_; }
+
+ private:
+  std::list<SessionHandle>& registry_;
+  std::list<SessionHandle>::iterator handle_;
+  service::RequestMetrics& metrics_;
+  service::Door door_;
+};
+
+// The native protocol (docs/protocol.md) on one connection.
 boost::asio::awaitable<void> RunSession(SessionContext context, boost::asio::ip::tcp::socket socket,
                                         std::list<SessionHandle>& registry);
+// HTTP/1.1 (docs/http.md) on one connection.
+boost::asio::awaitable<void> RunHttpSession(SessionContext context,
+                                            boost::asio::ip::tcp::socket socket,
+                                            std::list<SessionHandle>& registry);
 
 }  // namespace ferry::server

@@ -7,16 +7,20 @@
 namespace ferry::service {
 
 Upload::Upload(std::unique_ptr<store::WriteFile> file, ObjectName name,
-               std::optional<std::uint64_t> expected_size, std::optional<Checksum> expected,
+               std::optional<std::uint64_t> expected_size, std::uint64_t max_bytes,
+               std::optional<Checksum> expected, bool replaces,
                std::function<void(const ObjectName&)> on_commit)
     : file_(std::move(file)), name_(std::move(name)), expected_size_(expected_size),
-      expected_(std::move(expected)), on_commit_(std::move(on_commit)) {
+      max_bytes_(max_bytes), expected_(std::move(expected)), replaces_(replaces),
+      on_commit_(std::move(on_commit)) {
   if (expected_ && expected_->algo != ChecksumAlgo::kXxh128) requested_.emplace(expected_->algo);
 }
 
 Status Upload::Append(std::string_view bytes) {
-  if (expected_size_ && received_ + bytes.size() > *expected_size_) {
-    return Status::TooLarge("more bytes than the announced size");
+  if (bytes.size() > max_bytes_ - received_) {
+    return Status::TooLarge(expected_size_ ? std::string("more bytes than the announced size")
+                                           : fmt::format("more than the upload limit of {} bytes",
+                                                         max_bytes_));
   }
   canonical_.Update(bytes);
   if (requested_) requested_->Update(bytes);
@@ -42,8 +46,8 @@ Result<protocol::PutDone> Upload::Commit() {
 }
 
 FileService::FileService(store::Store& data, cache::Cache* cache, BackgroundRunner background,
-                         sim::TraceWriter* trace)
-    : data_(data), cache_(cache), background_(std::move(background)), trace_(trace) {}
+                         ServiceOptions options)
+    : data_(data), cache_(cache), background_(std::move(background)), options_(options) {}
 
 Result<std::vector<protocol::FileEntry>> FileService::List(std::string_view prefix) {
   Result<std::vector<store::StoredFile>> files = data_.List(prefix);
@@ -77,55 +81,67 @@ Result<Checksum> FileService::ChecksumOf(store::ReadFile& file) {
   return checksum;
 }
 
-Result<protocol::FileEntry> FileService::Stat(const ObjectName& name) {
+Result<OpenedFile> FileService::Open(const ObjectName& name) {
   Result<std::unique_ptr<store::ReadFile>> file = data_.OpenRead(name);
   if (!file.ok()) return file.status();
   Result<Checksum> checksum = ChecksumOf(**file);
   if (!checksum.ok()) return checksum.status();
   const store::FileVersion& v = (*file)->version();
-  bool cached = cache_ != nullptr && cache_->Contains(name, *checksum);
-  return protocol::FileEntry{name.str(), v.size, v.mtime_seconds(), cached, *checksum};
+  protocol::FileEntry entry{name.str(), v.size, v.mtime_seconds(), false, *checksum};
+  return OpenedFile{name, std::move(*file), std::move(entry)};
+}
+
+Result<protocol::FileEntry> FileService::Stat(const ObjectName& name) {
+  Result<OpenedFile> opened = Open(name);
+  if (!opened.ok()) return opened.status();
+  opened->entry.cached = cache_ != nullptr && cache_->Contains(name, *opened->entry.checksum);
+  return std::move(opened->entry);
 }
 
 Result<Download> FileService::Get(const ObjectName& name, std::uint64_t offset,
                                   std::optional<std::uint64_t> length) {
-  Result<std::unique_ptr<store::ReadFile>> file = data_.OpenRead(name);
-  if (!file.ok()) return file.status();
-  std::uint64_t size = (*file)->version().size;
+  Result<OpenedFile> opened = Open(name);
+  if (!opened.ok()) return opened.status();
+  return Get(std::move(*opened), offset, length);
+}
+
+Result<Download> FileService::Get(OpenedFile opened, std::uint64_t offset,
+                                  std::optional<std::uint64_t> length) {
+  const ObjectName& name = opened.name;
+  const Checksum& checksum = *opened.entry.checksum;
+  std::uint64_t size = opened.entry.size;
   if (offset > size) {
     return Status::BadRange(fmt::format("offset {} is past the end ({} bytes)", offset, size));
   }
-  Result<Checksum> checksum = ChecksumOf(**file);
-  if (!checksum.ok()) return checksum.status();
-  if (trace_ != nullptr) trace_->Record(std::time(nullptr), name.str(), size);
+  if (options_.trace != nullptr) options_.trace->Record(std::time(nullptr), name.str(), size);
   Download download;
   download.offset = offset;
-  download.head = {std::min(length.value_or(size - offset), size - offset), size, *checksum};
+  download.head = {std::min(length.value_or(size - offset), size - offset), size, checksum};
   if (cache_ == nullptr) {
-    download.file = std::move(*file);
+    download.file = std::move(opened.file);
     return download;
   }
-  cache::CacheLookup found = cache_->Lookup(name, *checksum);
+  cache::CacheLookup found = cache_->Lookup(name, checksum);
   bool whole_file = offset == 0 && download.head.length == size;
   if (found.copy) {
     download.file = std::move(found.copy);
-    download.from_cache = true;
+    download.from_cache = download.cache_hit = true;
     cache_->RecordServed(/*hit=*/true, true, download.head.length);
   } else if (found.filling && whole_file) {
     download.filling = std::move(found.filling);  // another GET's fill: collapse onto it
-    download.from_cache = true;
+    download.from_cache = download.cache_hit = true;
     cache_->RecordServed(/*hit=*/true, true, download.head.length);
   } else {
     std::unique_ptr<cache::PendingFill> pending;
-    if (!found.filling && size <= cache_->max_object()) pending = cache_->BeginFill(name, size, *checksum);
+    if (!found.filling && size <= cache_->max_object()) pending = cache_->BeginFill(name, size, checksum);
     if (pending && whole_file) {
       download.filling = pending->progress;
       download.from_cache = true;
       cache_->RecordServed(/*hit=*/false, true, download.head.length);
-      RunFillInBackground(std::move(pending), std::move(*file));
+      RunFillInBackground(std::move(pending), std::move(opened.file));
     } else {
       if (pending) RunFillInBackground(std::move(pending), nullptr);
-      download.file = std::move(*file);
+      download.file = std::move(opened.file);
       cache_->RecordServed(/*hit=*/false, false, download.head.length);
     }
   }
@@ -152,6 +168,11 @@ void FileService::RunFillInBackground(std::unique_ptr<cache::PendingFill> pendin
 Result<std::unique_ptr<Upload>> FileService::Put(const ObjectName& name,
                                                  std::optional<std::uint64_t> size,
                                                  std::optional<Checksum> expected) {
+  std::uint64_t limit = options_.max_upload == 0 ? UINT64_MAX : options_.max_upload;
+  if (size && *size > limit) {
+    return Status::TooLarge(
+        fmt::format("{} bytes is more than the upload limit of {} bytes", *size, limit));
+  }
   Result<std::unique_ptr<store::WriteFile>> file = data_.BeginWrite(name);
   if (!file.ok()) return file.status();
   // The data file is replaced first, then the cache's copy is dropped, so no reader is served
@@ -159,7 +180,9 @@ Result<std::unique_ptr<Upload>> FileService::Put(const ObjectName& name,
   auto on_commit = [this](const ObjectName& committed) {
     if (cache_ != nullptr) cache_->Invalidate(committed);
   };
-  return std::make_unique<Upload>(std::move(*file), name, size, std::move(expected), on_commit);
+  bool replaces = data_.OpenRead(name).ok();
+  return std::make_unique<Upload>(std::move(*file), name, size, size.value_or(limit),
+                                  std::move(expected), replaces, on_commit);
 }
 
 std::vector<protocol::StatValue> FileService::Stats() {

@@ -35,48 +35,73 @@ struct Download {
   std::uint64_t offset = 0;
   protocol::GetHead head;
   bool from_cache = false;  // a ready copy or a fill: the data store is not read for it
+  bool cache_hit = false;   // the cache counted a hit (a ready copy, or another GET's fill)
+};
+
+// A file opened at its current version, its checksum known: what a door needs to answer a
+// HEAD, a conditional GET or a range request before a byte of the body moves.
+struct OpenedFile {
+  ObjectName name;
+  std::unique_ptr<store::ReadFile> file;
+  protocol::FileEntry entry;  // name, size, mtime, checksum (`cached` is not looked up)
 };
 
 // An upload in progress. Destroying it without Commit leaves no trace (the client went away).
 class Upload {
  public:
+  // `max_bytes`: the announced size, or the server's upload limit when none was announced.
   Upload(std::unique_ptr<store::WriteFile> file, ObjectName name,
-         std::optional<std::uint64_t> expected_size, std::optional<Checksum> expected,
+         std::optional<std::uint64_t> expected_size, std::uint64_t max_bytes,
+         std::optional<Checksum> expected, bool replaces,
          std::function<void(const ObjectName&)> on_commit);
-  // 413 past the announced size (the caller frames bodies, so only a caller bug gets there).
+  // 413 past the announced size or the upload limit; nothing of the upload stays then.
   Status Append(std::string_view bytes);
   // Verifies size and checksum (422 on a mismatch, nothing replaced), then makes the file
   // durable and visible. The reply's checksum is in the client's algorithm, or xxh128.
   Result<protocol::PutDone> Commit();
   std::uint64_t received() const { return received_; }
+  // Whether a file of this name existed when the upload began (HTTP: 204 rather than 201).
+  bool replaces() const { return replaces_; }
 
  private:
   std::unique_ptr<store::WriteFile> file_;
   ObjectName name_;
   std::optional<std::uint64_t> expected_size_;
+  std::uint64_t max_bytes_;
   std::optional<Checksum> expected_;
   Hasher canonical_{ChecksumAlgo::kXxh128};
   std::optional<Hasher> requested_;  // the client's algorithm when it is not xxh128
   std::uint64_t received_ = 0;
+  bool replaces_;
   std::function<void(const ObjectName&)> on_commit_;
+};
+
+struct ServiceOptions {
+  sim::TraceWriter* trace = nullptr;  // if set, records every GET for ferry-sim
+  std::uint64_t max_upload = 0;       // a PUT above it gets 413; 0: no limit
 };
 
 class FileService {
  public:
-  // `cache` may be null (no cache). `background` runs cache fills. `trace`, if not null,
-  // records every GET for ferry-sim.
+  // `cache` may be null (no cache). `background` runs cache fills.
   FileService(store::Store& data, cache::Cache* cache, BackgroundRunner background,
-              sim::TraceWriter* trace = nullptr);
+              ServiceOptions options = {});
 
   Result<std::vector<protocol::FileEntry>> List(std::string_view prefix);
   Result<protocol::FileEntry> Stat(const ObjectName& name);
-  // GET: from the cache if it holds the current version. On a miss, a whole-file GET starts
+  // The first half of a GET (and all of a HEAD): opens the current version, learns its
+  // checksum. No cache traffic, nothing recorded.
+  Result<OpenedFile> Open(const ObjectName& name);
+  // The second half: serves a range of the opened version. GET: from the cache if it holds the current version. On a miss, a whole-file GET starts
   // a fill and follows it (and so do concurrent GETs of the file: the data store is read
   // once); a ranged GET is served from the data store while a fill runs in the background.
   // 416 if offset > size; length is cut at the end.
+  Result<Download> Get(OpenedFile opened, std::uint64_t offset,
+                       std::optional<std::uint64_t> length);
   Result<Download> Get(const ObjectName& name, std::uint64_t offset,
                        std::optional<std::uint64_t> length);
-  // PUT: `size` nullopt means "until the client half-closes".
+  // PUT: `size` nullopt means "until the client half-closes". 413 if `size` is above the
+  // upload limit.
   Result<std::unique_ptr<Upload>> Put(const ObjectName& name, std::optional<std::uint64_t> size,
                                       std::optional<Checksum> expected);
   Status Delete(const ObjectName& name);
@@ -93,7 +118,7 @@ class FileService {
   store::Store& data_;
   cache::Cache* cache_;
   BackgroundRunner background_;
-  sim::TraceWriter* trace_;
+  ServiceOptions options_;
 };
 
 }  // namespace ferry::service

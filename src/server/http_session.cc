@@ -1,0 +1,495 @@
+// The HTTP/1.1 door (docs/http.md): Beast parses requests and writes headers; bodies move
+// through the same code as the native protocol's (sendfile, cache fills, the blocking pool).
+// The rules of HTTP for files live in src/http as pure functions; this file only wires them
+// to sockets.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <chrono>
+#include <ctime>
+
+#include <spdlog/spdlog.h>
+
+#include "http/listing.h"
+#include "http/semantics.h"
+#include "http/target.h"
+#include "server/session.h"
+#include "server/transfer.h"
+
+namespace ferry::server {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using asio::ip::tcp;
+using boost::system::error_code;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+using RequestParser = bhttp::request_parser<bhttp::buffer_body>;
+using HeadOnly = bhttp::response<bhttp::empty_body>;
+
+constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+// A refused request's body up to this size is read and dropped so the connection stays
+// open; a larger one closes the connection instead.
+constexpr std::uint64_t kMaxDrainBytes = 1 << 20;
+// After a reply that ends a connection with a body still coming, read and drop what arrives
+// for this long, so the client sees the reply rather than a reset (nginx's lingering close).
+constexpr std::chrono::seconds kLingerTime{2};
+
+// A request header's value, empty when absent. `field` is a bhttp::field or a name.
+template <typename Field>
+std::string_view Header(const RequestParser& parser, Field field) {
+  auto found = parser.get().find(field);
+  if (found == parser.get().end()) return {};
+  return {found->value().data(), found->value().size()};
+}
+
+class HttpConnection {
+ public:
+  HttpConnection(SessionContext context, tcp::socket& socket, SessionHandle& handle)
+      : context_(context), socket_(socket), handle_(handle) {
+    error_code ignored;
+    auto endpoint = socket_.remote_endpoint(ignored);
+    peer_ = ignored ? "?" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  }
+
+  asio::awaitable<void> Run();
+
+ private:
+  // What handling one request left behind.
+  struct Outcome {
+    int status = 200;
+    service::Command command = service::Command::kOther;
+    bool keep_alive = true;  // false: close the connection after this reply
+    bool linger = false;     // close with a lingering read (a body may still be arriving)
+  };
+
+  asio::awaitable<void> Handle(RequestParser& parser, Outcome& outcome);
+  asio::awaitable<void> HandleFile(RequestParser& parser, const ObjectName& name, Outcome& outcome);
+  asio::awaitable<void> HandleFolder(RequestParser& parser, const std::string& folder,
+                                     Outcome& outcome);
+  asio::awaitable<void> HandlePut(RequestParser& parser, const ObjectName& name, Outcome& outcome);
+  asio::awaitable<void> HandleDelete(const RequestParser& parser, const ObjectName& name,
+                                     Outcome& outcome);
+
+  // A reply whose body is `text` (not sent for HEAD). Sets outcome.status.
+  asio::awaitable<void> SendText(const RequestParser& parser, Outcome& outcome, bhttp::status status,
+                                 std::string_view content_type, std::string text,
+                                 HeadOnly extra = {});
+  asio::awaitable<void> SendError(const RequestParser& parser, Outcome& outcome, const Status& status);
+  // Writes a header; the body (if any) follows through the caller.
+  asio::awaitable<bool> WriteHeader(HeadOnly& response);
+  // Reads and drops the rest of a request's body if it is small, else marks the connection
+  // to close after the reply (it is not worth reading a refused 1 GiB upload).
+  asio::awaitable<void> DiscardBody(RequestParser& parser, Outcome& outcome);
+  asio::awaitable<void> LingeringClose();
+  void AddCommonHeaders(HeadOnly& response, const RequestParser& parser, bool keep_alive) const;
+
+  SessionContext context_;
+  tcp::socket& socket_;
+  SessionHandle& handle_;
+  std::string peer_;
+  beast::flat_buffer buffer_{kMaxHeaderBytes + kBodyChunk};
+  std::vector<char> body_buffer_;  // allocated on the first transfer that needs it
+};
+
+asio::awaitable<void> HttpConnection::Run() {
+  bool linger = false;
+  while (!context_.stopping.load()) {
+    RequestParser parser;
+    parser.header_limit(kMaxHeaderBytes);
+    parser.body_limit(boost::none);  // the upload limit is the service's, with its own 413
+    auto [error, read] = co_await bhttp::async_read_header(socket_, buffer_, parser, kNoThrow);
+    if (error == bhttp::error::end_of_stream || error == asio::error::eof ||
+        error == asio::error::operation_aborted || error == asio::error::connection_reset) {
+      break;  // the client is done, or a stop closed the idle connection
+    }
+    handle_.busy = true;
+    auto started = std::chrono::steady_clock::now();
+    Outcome outcome;
+    if (error) {
+      // Not HTTP, or headers too large: answer once, then close (the stream cannot be resynced).
+      bool too_large = error == bhttp::error::header_limit;
+      spdlog::debug("{} bad HTTP request: {}", peer_, error.message());
+      std::string text = too_large ? "431 request header fields too large\n"
+                                   : fmt::format("400 bad request: {}\n", error.message());
+      bhttp::response<bhttp::string_body> response{
+          too_large ? bhttp::status::request_header_fields_too_large : bhttp::status::bad_request,
+          11, std::move(text)};
+      response.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+      response.keep_alive(false);
+      response.prepare_payload();
+      co_await bhttp::async_write(socket_, response, kNoThrow);
+      outcome = {static_cast<int>(response.result_int()), service::Command::kOther, false, true};
+    } else {
+      outcome.keep_alive = parser.get().keep_alive();
+      co_await Handle(parser, outcome);
+    }
+    context_.metrics.Record(service::Door::kHttp, outcome.command, outcome.status,
+                            std::chrono::steady_clock::now() - started);
+    handle_.busy = false;
+    if (!outcome.keep_alive) {
+      linger = outcome.linger;
+      break;
+    }
+  }
+  if (linger) co_await LingeringClose();
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+asio::awaitable<void> HttpConnection::Handle(RequestParser& parser, Outcome& outcome) {
+  using Kind = http::Target::Kind;
+  const auto& request = parser.get();
+  bhttp::verb method = request.method();
+  // Refined below for listings, metrics and health; a refused target counts by its method.
+  if (method == bhttp::verb::get) outcome.command = service::Command::kGet;
+  if (method == bhttp::verb::head) outcome.command = service::Command::kHead;
+  if (method == bhttp::verb::put) outcome.command = service::Command::kPut;
+  if (method == bhttp::verb::delete_) outcome.command = service::Command::kDelete;
+  std::string_view target_text(request.target().data(), request.target().size());
+  Result<http::Target> target = http::ParseTarget(target_text);
+  if (!target.ok()) {
+    co_await DiscardBody(parser, outcome);
+    co_return co_await SendError(parser, outcome, target.status());
+  }
+  bool read_only_method = method == bhttp::verb::get || method == bhttp::verb::head;
+  switch (target->kind) {
+    case Kind::kFile:
+      if (read_only_method) co_return co_await HandleFile(parser, *target->file, outcome);
+      if (method == bhttp::verb::put) co_return co_await HandlePut(parser, *target->file, outcome);
+      if (method == bhttp::verb::delete_) {
+        co_await DiscardBody(parser, outcome);
+        co_return co_await HandleDelete(parser, *target->file, outcome);
+      }
+      break;
+    case Kind::kFolder:
+      if (read_only_method) co_return co_await HandleFolder(parser, target->folder, outcome);
+      break;
+    case Kind::kMetrics:
+      outcome.command = service::Command::kMetrics;
+      if (read_only_method) {
+        std::string text = context_.metrics.RenderPrometheus(context_.service.Stats());
+        co_return co_await SendText(parser, outcome, bhttp::status::ok,
+                                    "text/plain; version=0.0.4; charset=utf-8", std::move(text));
+      }
+      break;
+    case Kind::kHealth:
+      outcome.command = service::Command::kHealth;
+      if (read_only_method) {
+        co_return co_await SendText(parser, outcome, bhttp::status::ok, "text/plain; charset=utf-8",
+                                    "ok\n");
+      }
+      break;
+    case Kind::kRedirectToFiles:
+      if (read_only_method) {
+        HeadOnly extra;
+        extra.set(bhttp::field::location, "/files/");
+        co_return co_await SendText(parser, outcome, bhttp::status::moved_permanently,
+                                    "text/plain; charset=utf-8", "301 moved permanently: /files/\n",
+                                    std::move(extra));
+      }
+      break;
+    case Kind::kUnknown:
+      co_await DiscardBody(parser, outcome);
+      co_return co_await SendError(parser, outcome,
+                                   Status::NotFound(fmt::format("no such path: {}", target_text)));
+  }
+  co_await DiscardBody(parser, outcome);
+  HeadOnly allow;
+  allow.set(bhttp::field::allow, target->kind == Kind::kFile ? "GET, HEAD, PUT, DELETE" : "GET, HEAD");
+  co_await SendText(parser, outcome, bhttp::status::method_not_allowed, "text/plain; charset=utf-8",
+                    fmt::format("405 method not allowed: {}\n", std::string_view(request.method_string())),
+                    std::move(allow));
+}
+
+asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const ObjectName& name,
+                                                 Outcome& outcome) {
+  bool head = parser.get().method() == bhttp::verb::head;
+  co_await DiscardBody(parser, outcome);
+  auto opened = co_await Offload(context_.blocking_pool, [&] { return context_.service.Open(name); });
+  if (!opened.ok()) {
+    // A folder named without its final '/': send the browser there, as nginx does.
+    if (opened.status().code() == Code::kNotFound || opened.status().code() == Code::kConflict) {
+      std::string folder = name.str() + "/";
+      auto listed = co_await Offload(context_.blocking_pool, [&] {
+        return context_.service.List(folder);
+      });
+      if (listed.ok() && !listed->empty()) {
+        HeadOnly extra;
+        extra.set(bhttp::field::location, "/files/" + PercentEncode(folder));
+        co_return co_await SendText(parser, outcome, bhttp::status::moved_permanently,
+                                    "text/plain; charset=utf-8", "301 moved permanently\n",
+                                    std::move(extra));
+      }
+    }
+    co_return co_await SendError(parser, outcome, opened.status());
+  }
+  const protocol::FileEntry entry = opened->entry;
+  std::string etag = http::EntityTag(*entry.checksum);
+  http::ReadConditions conditions{Header(parser, bhttp::field::if_none_match),
+                                  Header(parser, bhttp::field::if_modified_since),
+                                  Header(parser, bhttp::field::range),
+                                  Header(parser, bhttp::field::if_range)};
+  http::ReadPlan plan = http::PlanRead(conditions, entry.size, entry.mtime, etag);
+
+  HeadOnly response{static_cast<bhttp::status>(plan.status), 11};
+  response.set(bhttp::field::etag, etag);
+  response.set(bhttp::field::last_modified, http::FormatHttpDate(entry.mtime));
+  response.set(bhttp::field::accept_ranges, "bytes");
+  if (plan.status == 416) {
+    response.set(bhttp::field::content_range, fmt::format("bytes */{}", entry.size));
+    co_return co_await SendText(parser, outcome, bhttp::status::range_not_satisfiable,
+                                "text/plain; charset=utf-8",
+                                fmt::format("416 range not satisfiable: the file has {} bytes\n",
+                                            entry.size),
+                                std::move(response));
+  }
+  if (plan.status != 304) {
+    response.set(bhttp::field::content_type, http::ContentTypeFor(name.str()));
+    response.set(bhttp::field::content_length, std::to_string(plan.length));
+    response.set("X-Checksum", entry.checksum->ToString());
+  }
+  if (plan.status == 206) {
+    response.set(bhttp::field::content_range,
+                 fmt::format("bytes {}-{}/{}", plan.offset, plan.offset + plan.length - 1, entry.size));
+  }
+  outcome.status = plan.status;
+  AddCommonHeaders(response, parser, outcome.keep_alive);
+  if (head || plan.status == 304) {
+    if (!co_await WriteHeader(response)) outcome.keep_alive = false;
+    co_return;
+  }
+  // Now the bytes: from the cache when it holds this version, else the data store (and a fill).
+  auto download = co_await Offload(context_.blocking_pool, [&] {
+    return context_.service.Get(std::move(*opened), plan.offset, plan.length);
+  });
+  if (!download.ok()) co_return co_await SendError(parser, outcome, download.status());
+  response.set("X-Cache", download->cache_hit ? "HIT" : "MISS");
+  if (!co_await WriteHeader(response)) {
+    outcome.keep_alive = false;
+    co_return;
+  }
+  bool sent = co_await SendDownload(socket_, *download, context_.blocking_pool, body_buffer_, peer_);
+  if (!sent) {
+    outcome.keep_alive = false;
+    co_return;
+  }
+  context_.metrics.AddBytes(service::Door::kHttp, 0, download->head.length);
+}
+
+asio::awaitable<void> HttpConnection::HandleFolder(RequestParser& parser, const std::string& folder,
+                                                   Outcome& outcome) {
+  outcome.command = service::Command::kList;
+  co_await DiscardBody(parser, outcome);
+  auto entries = co_await Offload(context_.blocking_pool, [&] { return context_.service.List(folder); });
+  if (!entries.ok()) co_return co_await SendError(parser, outcome, entries.status());
+  if (entries->empty() && !folder.empty()) {
+    co_return co_await SendError(parser, outcome,
+                                 Status::NotFound(fmt::format("no files under {}", folder)));
+  }
+  http::FolderView view = http::BuildFolderView(folder, std::move(*entries));
+  bool json = Header(parser, bhttp::field::accept).find("application/json") != std::string_view::npos;
+  HeadOnly extra;
+  extra.set(bhttp::field::vary, "Accept");
+  extra.set(bhttp::field::cache_control, "no-cache");
+  if (json) {
+    co_return co_await SendText(parser, outcome, bhttp::status::ok, "application/json",
+                                http::RenderListingJson(view), std::move(extra));
+  }
+  co_await SendText(parser, outcome, bhttp::status::ok, "text/html; charset=utf-8",
+                    http::RenderListingHtml(view), std::move(extra));
+}
+
+asio::awaitable<void> HttpConnection::HandlePut(RequestParser& parser, const ObjectName& name,
+                                                Outcome& outcome) {
+  // No Content-Length and not chunked: an empty body (RFC 9112 6.3).
+  std::optional<std::uint64_t> size;
+  if (parser.content_length()) {
+    size = *parser.content_length();
+  } else if (!parser.chunked()) {
+    size = 0;
+  }
+  std::optional<Checksum> expected;
+  if (std::string_view text = Header(parser, "X-Checksum"); !text.empty()) {
+    expected = Checksum::Parse(text);
+    if (!expected) {
+      co_await DiscardBody(parser, outcome);
+      co_return co_await SendError(
+          parser, outcome,
+          Status::BadRequest(fmt::format("X-Checksum '{}' is not xxh128:<32 hex> or sha256:<64 hex>",
+                                         text.substr(0, 100))));
+    }
+  }
+  auto upload = co_await Offload(context_.blocking_pool, [&] {
+    return context_.service.Put(name, size, expected);
+  });
+  if (!upload.ok()) {
+    co_await DiscardBody(parser, outcome);
+    co_return co_await SendError(parser, outcome, upload.status());
+  }
+  // curl and others wait for this before sending a large body.
+  if (beast::iequals(Header(parser, bhttp::field::expect), "100-continue")) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    auto [error, written] = co_await asio::async_write(socket_, asio::buffer(kContinue), kNoThrow);
+    if (error) {
+      outcome.keep_alive = false;
+      co_return;
+    }
+  }
+  body_buffer_.resize(kBodyChunk);
+  while (!parser.is_done()) {
+    parser.get().body().data = body_buffer_.data();
+    parser.get().body().size = body_buffer_.size();
+    auto [error, read] = co_await bhttp::async_read(socket_, buffer_, parser, kNoThrow);
+    if (error && error != bhttp::error::need_buffer) {
+      // The client went away (or broke the chunked framing): nothing of the upload stays.
+      spdlog::info("{} HTTP PUT {}: {} after {} bytes; nothing stored", peer_, name.str(),
+                   error.message(), (*upload)->received());
+      outcome.keep_alive = false;
+      co_return;
+    }
+    std::size_t got = body_buffer_.size() - parser.get().body().size;
+    if (got == 0) continue;
+    Status appended = co_await Offload(context_.blocking_pool, [&] {
+      return (*upload)->Append({body_buffer_.data(), got});
+    });
+    if (!appended.ok()) {
+      upload->reset();  // nothing of it stays
+      co_await DiscardBody(parser, outcome);
+      co_return co_await SendError(parser, outcome, appended);
+    }
+  }
+  bool replaces = (*upload)->replaces();
+  auto done = co_await Offload(context_.blocking_pool, [&] { return (*upload)->Commit(); });
+  if (!done.ok()) co_return co_await SendError(parser, outcome, done.status());
+  spdlog::debug("{} HTTP PUT {} {} bytes", peer_, name.str(), done->size);
+  context_.metrics.AddBytes(service::Door::kHttp, done->size, 0);
+  HeadOnly extra;
+  extra.set(bhttp::field::etag, http::EntityTag(done->checksum));
+  extra.set("X-Checksum", done->checksum.ToString());
+  bhttp::status status = bhttp::status::ok;
+  if (!replaces) {
+    status = bhttp::status::created;
+    extra.set(bhttp::field::location, "/files/" + name.ToWire());
+  }
+  co_await SendText(parser, outcome, status,
+                    "text/plain; charset=utf-8",
+                    fmt::format("stored {}: {} bytes, {}\n", name.str(), done->size,
+                                done->checksum.ToString()),
+                    std::move(extra));
+}
+
+asio::awaitable<void> HttpConnection::HandleDelete(const RequestParser& parser,
+                                                  const ObjectName& name, Outcome& outcome) {
+  Status removed = co_await Offload(context_.blocking_pool, [&] { return context_.service.Delete(name); });
+  if (!removed.ok()) co_return co_await SendError(parser, outcome, removed);
+  HeadOnly response{bhttp::status::no_content, 11};
+  AddCommonHeaders(response, parser, outcome.keep_alive);
+  outcome.status = 204;
+  if (!co_await WriteHeader(response)) outcome.keep_alive = false;
+}
+
+void HttpConnection::AddCommonHeaders(HeadOnly& response, const RequestParser& parser,
+                                      bool keep_alive) const {
+  response.version(parser.get().version() == 10 ? 10 : 11);
+  response.set(bhttp::field::server, "ferryd/" FERRY_VERSION);
+  response.set(bhttp::field::date, http::FormatHttpDate(std::time(nullptr)));
+  response.keep_alive(keep_alive);
+}
+
+asio::awaitable<bool> HttpConnection::WriteHeader(HeadOnly& response) {
+  // An empty_body message writes its header only; Content-Length stays what was set.
+  bhttp::response_serializer<bhttp::empty_body> serializer(response);
+  auto [error, written] = co_await bhttp::async_write_header(socket_, serializer, kNoThrow);
+  co_return !error;
+}
+
+asio::awaitable<void> HttpConnection::SendText(const RequestParser& parser, Outcome& outcome,
+                                               bhttp::status status, std::string_view content_type,
+                                               std::string text, HeadOnly extra) {
+  extra.result(status);
+  extra.set(bhttp::field::content_type, content_type);
+  extra.set(bhttp::field::content_length, std::to_string(text.size()));
+  AddCommonHeaders(extra, parser, outcome.keep_alive);
+  outcome.status = static_cast<int>(status);
+  if (!co_await WriteHeader(extra)) {
+    outcome.keep_alive = false;
+    co_return;
+  }
+  if (parser.get().method() == bhttp::verb::head || text.empty()) co_return;
+  auto [error, written] = co_await asio::async_write(socket_, asio::buffer(text), kNoThrow);
+  if (error) outcome.keep_alive = false;
+}
+
+asio::awaitable<void> HttpConnection::SendError(const RequestParser& parser, Outcome& outcome,
+                                                const Status& status) {
+  if (status.code() >= Code::kInternal) {
+    spdlog::warn("{} HTTP {} {}: {}", peer_, std::string_view(parser.get().method_string()),
+                 std::string_view(parser.get().target()), status.ToString());
+  }
+  // The same codes as the native protocol's ERR lines, with the same short text.
+  std::string text = fmt::format("{}\n", status.ToString());
+  co_await SendText(parser, outcome, static_cast<bhttp::status>(status.number()),
+                    "text/plain; charset=utf-8", std::move(text));
+}
+
+asio::awaitable<void> HttpConnection::DiscardBody(RequestParser& parser, Outcome& outcome) {
+  if (parser.is_done()) co_return;
+  boost::optional<std::uint64_t> length = parser.content_length();
+  bool expects_continue = beast::iequals(Header(parser, bhttp::field::expect), "100-continue");
+  if (expects_continue || !length || *length > kMaxDrainBytes) {
+    // Waiting for 100 Continue, the client has sent nothing: closing is clean. Else the
+    // body may be on its way: read it off before closing so it does not reset the reply.
+    outcome.keep_alive = false;
+    outcome.linger = !expects_continue;
+    co_return;
+  }
+  char sink[8192];
+  while (!parser.is_done()) {
+    parser.get().body().data = sink;
+    parser.get().body().size = sizeof sink;
+    auto [error, read] = co_await bhttp::async_read(socket_, buffer_, parser, kNoThrow);
+    if (error && error != bhttp::error::need_buffer) {
+      outcome.keep_alive = false;
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> HttpConnection::LingeringClose() {
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  asio::steady_timer deadline(socket_.get_executor());
+  deadline.expires_after(kLingerTime);
+  deadline.async_wait([this](error_code e) {
+    error_code cancel_error;
+    if (!e) socket_.cancel(cancel_error);
+  });
+  char sink[8192];
+  while (true) {
+    auto [error, read] = co_await socket_.async_read_some(asio::buffer(sink), kNoThrow);
+    if (error) break;
+  }
+  deadline.cancel();
+}
+
+}  // namespace
+
+asio::awaitable<void> RunHttpSession(SessionContext context, tcp::socket socket,
+                                     std::list<SessionHandle>& registry) {
+  SessionRegistration registration(registry, socket, context.metrics, service::Door::kHttp);
+  HttpConnection connection(context, socket, registration.handle());
+  co_await connection.Run();
+}
+
+}  // namespace ferry::server

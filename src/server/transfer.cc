@@ -1,0 +1,106 @@
+#include "server/transfer.h"
+
+#include <sys/sendfile.h>
+
+#include <algorithm>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+namespace ferry::server {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// Sends `length` bytes of `fd` from `offset` with sendfile.
+asio::awaitable<bool> SendFileRange(tcp::socket& socket, int fd, std::uint64_t offset,
+                                    std::uint64_t length, std::string_view peer) {
+  if (!socket.native_non_blocking()) socket.native_non_blocking(true);
+  auto position = static_cast<off_t>(offset);
+  while (length > 0) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, 1 << 30));
+    ssize_t sent = ::sendfile(socket.native_handle(), fd, &position, want);
+    if (sent > 0) {
+      length -= static_cast<std::uint64_t>(sent);
+    } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      auto [error] = co_await socket.async_wait(tcp::socket::wait_write, kNoThrow);
+      if (error) co_return false;
+    } else if (sent < 0 && errno == EINTR) {
+      continue;
+    } else {
+      // 0: the file shrank under us (rewritten in place by another program). Cutting the
+      // connection is the only honest signal left once the length is promised.
+      if (sent == 0) spdlog::warn("{}: file shrank during a GET; connection cut", peer);
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+// Sends a file that is being copied into the cache as its bytes arrive.
+asio::awaitable<bool> FollowFill(tcp::socket& socket, cache::FillProgress& fill,
+                                 std::uint64_t length, std::string_view peer) {
+  // The fill's thread wakes us through this timer: it posts a cancel to our event loop.
+  auto wake = std::make_shared<asio::steady_timer>(socket.get_executor());
+  std::uint64_t sent = 0;
+  while (sent < length) {
+    cache::FillProgress::State state = fill.state();
+    std::uint64_t available = std::min(state.written, length);
+    if (available > sent) {
+      if (!co_await SendFileRange(socket, fill.fd(), sent, available - sent, peer)) {
+        co_return false;
+      }
+      sent = available;
+      continue;
+    }
+    if (state.done) {  // failed before our bytes were written: the promised length cannot come
+      spdlog::info("{}: cache fill failed ({}); connection cut", peer, state.status.ToString());
+      co_return false;
+    }
+    wake->expires_at(asio::steady_timer::time_point::max());
+    fill.OnProgress(sent, [wake, executor = socket.get_executor()] {
+      asio::post(executor, [wake] { wake->cancel(); });
+    });
+    co_await wake->async_wait(kNoThrow);
+  }
+  co_return true;
+}
+
+}  // namespace
+
+asio::awaitable<bool> SendDownload(tcp::socket& socket, service::Download& download,
+                                   asio::thread_pool& pool, std::vector<char>& buffer,
+                                   std::string_view peer) {
+  if (download.filling) {
+    co_return co_await FollowFill(socket, *download.filling, download.head.length, peer);
+  }
+  int fd = download.file->fd();
+  if (fd >= 0) {
+    co_return co_await SendFileRange(socket, fd, download.offset, download.head.length, peer);
+  }
+  buffer.resize(kBodyChunk);
+  std::uint64_t offset = download.offset;
+  std::uint64_t remaining = download.head.length;
+  while (remaining > 0) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kBodyChunk));
+    auto got = co_await Offload(pool, [&] {
+      return download.file->ReadAt(offset, {buffer.data(), want});
+    });
+    if (!got.ok() || *got == 0) co_return false;
+    auto [error, written] =
+        co_await asio::async_write(socket, asio::buffer(buffer.data(), *got), kNoThrow);
+    if (error) co_return false;
+    offset += *got;
+    remaining -= *got;
+  }
+  co_return true;
+}
+
+}  // namespace ferry::server
