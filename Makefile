@@ -3,6 +3,7 @@
 PRESET ?= release
 BIN     = build/$(PRESET)/bin
 LISTEN ?= 127.0.0.1:7878
+HTTP_LISTEN ?= 127.0.0.1:7879
 
 .PHONY: all deps build run test test-asan test-tsan test-browser bench clean
 all: build
@@ -16,8 +17,9 @@ build: deps
 
 run: build
 	@mkdir -p var/data var/cache
-	@echo "ferryd on $(LISTEN); try: $(BIN)/ferry --server $(LISTEN) put README.md && $(BIN)/ferry --server $(LISTEN) ls"
-	@exec $(BIN)/ferryd --listen $(LISTEN) --data var/data --cache var/cache
+	@echo "ferryd on $(LISTEN) (native) and $(HTTP_LISTEN) (HTTP); try: $(BIN)/ferry --server $(LISTEN) put README.md && $(BIN)/ferry --server $(LISTEN) ls"
+	@echo "or: curl http://$(HTTP_LISTEN)/files/README.md, or a browser at http://$(HTTP_LISTEN)/"
+	@exec $(BIN)/ferryd --listen $(LISTEN) --http-listen $(HTTP_LISTEN) --data var/data --cache var/cache
 
 test: build
 	@ctest --preset $(PRESET)
