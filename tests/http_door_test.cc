@@ -1,6 +1,8 @@
 // The HTTP door of a real ferryd, driven by the real curl and wget and by raw sockets.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <map>
@@ -23,6 +25,12 @@ std::string ReadAll(const fs::path& path) {
 void WriteAll(const fs::path& path, std::string_view bytes) {
   fs::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string XxhOf(std::string_view bytes) {
+  Hasher hasher(ChecksumAlgo::kXxh128);
+  hasher.Update(bytes);
+  return hasher.Finish().ToString();
 }
 
 // What curl saw of one exchange.
@@ -442,6 +450,27 @@ TEST_F(HttpDoor, MetricsCountKnownTraffic) {
   EXPECT_EQ(sample("ferry_cache_hits_total"), 2);
   EXPECT_EQ(sample("ferry_cache_misses_total"), 1);
   EXPECT_EQ(sample("ferry_cache_max_bytes"), 1 << 30);
+}
+
+TEST(HttpDoorLifecycle, SigtermFinishesADownloadInFlightAndClosesIdleConnections) {
+  Ferryd server;
+  WriteRandomFile(server.data() / "big.bin", 64u << 20, 11);
+  RawConnection idle(server.http_port());
+  idle.Send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(ReadReply(idle).body, "ok\n");
+  RawConnection busy(server.http_port());
+  busy.Send("GET /files/big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(busy.ReadLine(), "HTTP/1.1 200 OK\r");
+  std::string first = busy.ReadBytes(1 << 20);  // headers and the start of the body
+  ::kill(server.pid(), SIGTERM);
+  EXPECT_TRUE(idle.ClosedByPeer()) << "an idle keep-alive connection closes at once";
+  // The download in flight finishes: every byte, then the connection closes.
+  std::size_t body_start = first.find("\r\n\r\n") + 4;
+  std::string rest = busy.ReadBytes((64u << 20) - (first.size() - body_start));
+  EXPECT_EQ(XxhOf(first.substr(body_start) + rest), FileChecksum(server.data() / "big.bin"));
+  EXPECT_TRUE(busy.ClosedByPeer());
+  int status = server.Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST(HttpDoorOff, OffMeansNoListener) {
