@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "client/client.h"
@@ -15,9 +16,11 @@ namespace ferry::testing {
 namespace {
 
 // Bytes the cache's copies occupy on disk, temporary fills included (like `du`), but not the
-// index beside them (.ferry/index and .ferry/journal), which the limit does not cover.
+// index beside them (.ferry/index and .ferry/journal), which the limit does not cover. Each
+// inode counts once, as in du: a fill renamed into place during the walk can be met twice.
 std::uint64_t AllocatedBytes(const std::filesystem::path& folder) {
   std::uint64_t total = 0;
+  std::set<ino_t> seen;
   std::error_code error;
   for (auto it = std::filesystem::recursive_directory_iterator(folder, error);
        it != std::filesystem::recursive_directory_iterator(); it.increment(error)) {
@@ -25,7 +28,8 @@ std::uint64_t AllocatedBytes(const std::filesystem::path& folder) {
     bool index = it->path().parent_path().filename() == ".ferry" &&
                  (leaf.starts_with("index") || leaf == "journal");
     struct stat st;
-    if (!index && ::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    if (!index && ::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        seen.insert(st.st_ino).second) {
       total += static_cast<std::uint64_t>(st.st_blocks) * 512;
     }
   }

@@ -120,14 +120,19 @@ void Ferryd::Kill() {
 std::uint64_t Ferryd::RssBytes() const { return StatusField(pid_, "VmRSS"); }
 std::uint64_t Ferryd::PeakRssBytes() const { return StatusField(pid_, "VmHWM"); }
 
-std::size_t Ferryd::TmpFiles() const {
+namespace {
+std::size_t RegularFilesIn(const std::filesystem::path& folder) {
   std::size_t n = 0;
   std::error_code error;
-  for (auto& e : std::filesystem::directory_iterator(data() / ".ferry/tmp", error)) {
+  for (auto& e : std::filesystem::directory_iterator(folder, error)) {
     n += e.is_regular_file() ? 1 : 0;
   }
   return n;
 }
+}  // namespace
+
+std::size_t Ferryd::TmpFiles() const { return RegularFilesIn(data() / ".ferry/tmp"); }
+std::size_t Ferryd::PartialFiles() const { return RegularFilesIn(data() / ".ferry/partial"); }
 
 RunResult RunProgram(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
   TempDir io;
@@ -267,6 +272,95 @@ std::string FileChecksum(const std::filesystem::path& path) {
   Result<Checksum> checksum = ChecksumFd(fd, ChecksumAlgo::kXxh128, 0, size);
   ::close(fd);
   return checksum.ok() ? checksum->ToString() : checksum.status().ToString();
+}
+
+CuttingProxy::CuttingProxy(int target_port) : target_port_(target_port) {
+  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  EXPECT_EQ(::listen(listener_, 16), 0);
+  ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+  port_ = ntohs(address.sin_port);
+  thread_ = std::thread([this] { Run(); });
+}
+
+CuttingProxy::~CuttingProxy() {
+  stop_.store(true);
+  thread_.join();
+  ::close(listener_);
+}
+
+void CuttingProxy::CutNext(Direction direction, std::optional<std::uint64_t> bytes) {
+  std::lock_guard lock(mutex_);
+  cut_direction_ = direction;
+  cut_after_ = bytes;
+}
+
+void CuttingProxy::Run() {
+  while (!stop_.load()) {
+    pollfd ready{listener_, POLLIN, 0};
+    if (::poll(&ready, 1, 50) <= 0) continue;
+    int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client >= 0) Relay(client);
+  }
+}
+
+void CuttingProxy::Relay(int client) {
+  Direction cut_direction;
+  std::optional<std::uint64_t> cut_after;
+  {
+    std::lock_guard lock(mutex_);
+    cut_direction = cut_direction_;
+    cut_after = cut_after_;
+    cut_after_.reset();  // one cut per CutNext
+  }
+  int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(target_port_));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(server, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    std::array<int, 2> from = {client, server};  // indexed by Direction: kToServer reads client
+    std::array<int, 2> to = {server, client};
+    std::array<std::uint64_t, 2> moved = {0, 0};
+    std::vector<char> buffer(256 * 1024);
+    bool open = true;
+    // Bounded: a test's transfer ends within minutes; a stop ends the relay at once.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+    while (open && !stop_.load() && std::chrono::steady_clock::now() < deadline) {
+      std::array<pollfd, 2> fds = {pollfd{client, POLLIN, 0}, pollfd{server, POLLIN, 0}};
+      if (::poll(fds.data(), 2, 50) <= 0) continue;
+      for (int d = 0; d < 2 && open; ++d) {
+        if (!(fds[static_cast<std::size_t>(d)].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        std::size_t want = buffer.size();
+        if (cut_after && cut_direction == d) {
+          want = static_cast<std::size_t>(std::min<std::uint64_t>(want, *cut_after - moved[d]));
+        }
+        ssize_t got = want == 0 ? 0 : ::read(from[static_cast<std::size_t>(d)], buffer.data(), want);
+        if (got <= 0) {
+          open = false;
+          break;
+        }
+        std::string_view bytes(buffer.data(), static_cast<std::size_t>(got));
+        while (!bytes.empty()) {
+          ssize_t sent = ::send(to[static_cast<std::size_t>(d)], bytes.data(), bytes.size(), MSG_NOSIGNAL);
+          if (sent <= 0) {
+            open = false;
+            break;
+          }
+          bytes.remove_prefix(static_cast<std::size_t>(sent));
+        }
+        moved[d] += static_cast<std::uint64_t>(got);
+        forwarded_[static_cast<std::size_t>(d)] += static_cast<std::uint64_t>(got);
+        if (cut_after && cut_direction == d && moved[d] >= *cut_after) open = false;
+      }
+    }
+  }
+  ::close(server);
+  ::close(client);
 }
 
 }  // namespace ferry::testing

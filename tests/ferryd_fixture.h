@@ -5,11 +5,16 @@
 
 #include <sys/types.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "tests/temp_dir.h"
@@ -49,6 +54,8 @@ class Ferryd {
   std::uint64_t PeakRssBytes() const;
   // Files in the data store's private tmp folder (uploads in progress).
   std::size_t TmpFiles() const;
+  // Interrupted resumable uploads the data store keeps (.ferry/partial).
+  std::size_t PartialFiles() const;
 
  private:
   void Start();
@@ -85,6 +92,34 @@ class RawConnection {
  private:
   int fd_ = -1;
   std::string buffer_;
+};
+
+// A relay on 127.0.0.1 in front of a server's port that cuts connections at chosen points:
+// how the resume tests interrupt transfers at exact byte offsets. One connection at a time.
+class CuttingProxy {
+ public:
+  enum Direction { kToServer = 0, kToClient = 1 };
+  explicit CuttingProxy(int target_port);
+  ~CuttingProxy();  // stops the relay thread
+  int port() const { return port_; }
+  // The next connection is closed (both sides) right after `bytes` have passed in
+  // `direction`; nullopt: it is not cut.
+  void CutNext(Direction direction, std::optional<std::uint64_t> bytes);
+  // Bytes relayed in `direction`, over all connections so far.
+  std::uint64_t forwarded(Direction direction) const { return forwarded_[direction].load(); }
+
+ private:
+  void Run();
+  void Relay(int client);
+  int target_port_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  Direction cut_direction_ = kToClient;              // GUARDED_BY(mutex_)
+  std::optional<std::uint64_t> cut_after_;           // GUARDED_BY(mutex_)
+  std::array<std::atomic<std::uint64_t>, 2> forwarded_{};
+  std::thread thread_;
 };
 
 // Deterministic pseudo-random bytes (xorshift), fast enough for gigabytes.

@@ -29,16 +29,27 @@ TEST(Lifecycle, KilledClientMidUploadLeavesTheDataFolderUnchanged) {
   TempDir local;
   WriteFile(server.data() / "victim.bin", "the old version");
   WriteRandomFile(local / "big.bin", 512u << 20, 7);
+  // ferry's uploads are resumable: what a killed one sent waits in .ferry/partial.
+  std::size_t partials = 0;
   for (const char* name : {"victim.bin", "brand-new.bin"}) {
     // --- a slow reader on the server side is not needed: 512 MiB takes long enough to cut.
     pid_t client = Spawn({FerryPath(), "--server", server.address(), "put",
                           (local / "big.bin").string(), name});
-    ASSERT_TRUE(Eventually([&] { return server.TmpFiles() == 1; })) << "upload never started";
+    ++partials;
+    ASSERT_TRUE(Eventually([&] { return server.PartialFiles() == partials; }))
+        << "upload never started";
     ::kill(client, SIGKILL);
     ::waitpid(client, nullptr, 0);
-    ASSERT_TRUE(Eventually([&] { return server.TmpFiles() == 0; }))
-        << "the temporary file outlived the connection";
   }
+  EXPECT_EQ(server.TmpFiles(), 0u);
+  // A plain PUT that breaks off keeps nothing.
+  {
+    RawConnection c(server.port());
+    c.Send("PUT victim.bin 1000000\n" + std::string(1000, 'x'));
+    ASSERT_TRUE(Eventually([&] { return server.TmpFiles() == 1; }));
+  }
+  ASSERT_TRUE(Eventually([&] { return server.TmpFiles() == 0; }))
+      << "the temporary file outlived the connection";
   EXPECT_EQ(ReadFile(server.data() / "victim.bin"), "the old version");
   EXPECT_FALSE(std::filesystem::exists(server.data() / "brand-new.bin"));
 }

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -182,25 +183,37 @@ Result<protocol::GetHead> Client::Get(const ObjectName& name, std::uint64_t offs
   return head;
 }
 
-Result<protocol::PutDone> Client::Put(const ObjectName& name, int fd, std::uint64_t size,
-                                      const std::optional<Checksum>& checksum,
-                                      const Progress& progress) {
-  protocol::Request request{
-      .command = protocol::Command::kPut, .name = name, .size = size, .checksum = checksum};
-  if (Status s = SendRaw(protocol::EncodeRequest(request)); !s.ok()) return s;
-  std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(size, kChunk)));
-  std::uint64_t sent = 0;
-  while (sent < size) {
-    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size - sent, chunk.size()));
-    ssize_t got = ::read(fd, chunk.data(), want);
+Status Client::SendFileBytes(int fd, std::uint64_t offset, std::uint64_t size,
+                             const Progress& progress) {
+  std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(size - offset, kChunk)));
+  while (offset < size) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size - offset, chunk.size()));
+    ssize_t got = ::pread(fd, chunk.data(), want, static_cast<off_t>(offset));
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) return PosixError(errno, "read the local file");
     if (got == 0) return Status::Conflict("the local file shrank during the upload");
     if (Status s = SendRaw({chunk.data(), static_cast<std::size_t>(got)}); !s.ok()) return s;
-    sent += static_cast<std::uint64_t>(got);
-    if (progress) progress(sent);
+    offset += static_cast<std::uint64_t>(got);
+    if (progress) progress(offset);
   }
+  return Status::Ok();
+}
+
+Result<protocol::PutDone> Client::Put(const ObjectName& name, int fd, std::uint64_t size,
+                                      const Checksum& checksum, const Progress& progress,
+                                      std::uint64_t* resumed_from) {
+  protocol::Request request{.command = protocol::Command::kPut, .name = name, .size = size,
+                            .checksum = checksum, .resume = true};
+  if (Status s = SendRaw(protocol::EncodeRequest(request)); !s.ok()) return s;
   Result<std::string> line = ReadLine();
+  if (!line.ok()) return line.status();
+  Result<std::uint64_t> offset = protocol::ParseContinue(*line);
+  if (!offset.ok()) return offset.status();
+  if (*offset > size) return Status::Internal(fmt::format("the server resumes at {} of {} bytes", *offset, size));
+  if (resumed_from != nullptr) *resumed_from = *offset;
+  if (progress) progress(*offset);
+  if (Status s = SendFileBytes(fd, *offset, size, progress); !s.ok()) return s;
+  line = ReadLine();
   if (!line.ok()) return line.status();
   return protocol::ParsePutDone(*line);
 }
@@ -224,8 +237,41 @@ Status Client::Quit() {
   return line.ok() ? protocol::ParseReplyLine(*line).status() : line.status();
 }
 
+namespace {
+
+// On a part file: the checksum of the server's version its bytes come from, so a later
+// download continues it only while the file is unchanged.
+constexpr const char* kPartSourceXattr = "user.ferry.source";
+
+// The bytes of `fd` up to `size`, into `hasher`.
+Status HashPrefix(int fd, std::uint64_t size, Hasher& hasher) {
+  std::vector<char> buffer(kChunk);
+  for (std::uint64_t offset = 0; offset < size;) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size - offset, kChunk));
+    ssize_t got = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset));
+    if (got <= 0) return PosixError(got < 0 ? errno : EIO, "read the part file");
+    hasher.Update(buffer.data(), static_cast<std::size_t>(got));
+    offset += static_cast<std::uint64_t>(got);
+  }
+  return Status::Ok();
+}
+
+// How many bytes of the part file `fd` to keep for a download of the version `current`.
+std::uint64_t ResumableBytes(int fd, const protocol::FileEntry& current) {
+  char tag[160];
+  ssize_t got = ::fgetxattr(fd, kPartSourceXattr, tag, sizeof tag - 1);
+  struct stat st;
+  if (got <= 0 || ::fstat(fd, &st) != 0) return 0;
+  auto have = static_cast<std::uint64_t>(st.st_size);
+  bool same_version = std::string_view(tag, static_cast<std::size_t>(got)) == current.checksum->ToString();
+  return same_version && have <= current.size ? have : 0;
+}
+
+}  // namespace
+
 Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
-                                       const std::string& requested, const Progress& progress) {
+                                       const std::string& requested, const Progress& progress,
+                                       TransferInfo* info) {
   std::string path = requested;
   struct stat st;
   bool exists = path != "-" && ::stat(path.c_str(), &st) == 0;
@@ -240,10 +286,26 @@ Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
   std::string part = path + ".ferry-part";
   int fd = path == "-"  ? STDOUT_FILENO
            : in_place   ? ::open(path.c_str(), O_WRONLY | O_CLOEXEC)
-                        : ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                        : ::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return PosixError(errno, fmt::format("create {}", in_place ? path : part));
   Hasher hasher(ChecksumAlgo::kXxh128);
-  std::uint64_t done = 0;
+  std::uint64_t offset = 0;
+  Status status;
+  if (!in_place) {
+    // Which version is current decides whether the part file's bytes still count.
+    Result<protocol::FileEntry> current = client.Stat(name);
+    status = current.status();
+    if (status.ok()) offset = ResumableBytes(fd, *current);
+    if (status.ok() && offset == 0 && ::ftruncate(fd, 0) != 0) status = PosixError(errno, "truncate " + part);
+    if (status.ok()) status = HashPrefix(fd, offset, hasher);
+    if (status.ok() && ::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) status = PosixError(errno, "seek " + part);
+    std::string tag = status.ok() ? current->checksum->ToString() : "";
+    // Without user xattrs (some file systems) the download still works; it just cannot resume.
+    if (status.ok()) ::fsetxattr(fd, kPartSourceXattr, tag.data(), tag.size(), 0);
+  }
+  if (info != nullptr) info->resumed_from = offset;
+  std::uint64_t done = offset;
+  if (progress && offset > 0) progress(done);
   const std::string what = fmt::format("write {}", path);
   auto sink = [&](std::string_view bytes) {
     hasher.Update(bytes);
@@ -251,10 +313,16 @@ Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
     if (progress) progress(done);
     return WriteAll(fd, bytes, what);
   };
-  Result<protocol::GetHead> head = client.Get(name, 0, std::nullopt, sink);
-  Status status = head.status();
+  Result<protocol::GetHead> head = status;
+  if (status.ok()) {
+    head = client.Get(name, offset, std::nullopt, sink);
+    status = head.status();
+  }
+  bool corrupt = false;
   if (status.ok() && head->checksum.algo == ChecksumAlgo::kXxh128 &&
       hasher.Finish() != head->checksum) {
+    // Also when the file changed between our STAT and GET: the next try starts over.
+    corrupt = true;
     status = Status::ChecksumMismatch(fmt::format("{}: received bytes do not match {}", name.str(),
                                                   head->checksum.ToString()));
   }
@@ -263,19 +331,23 @@ Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
     return status.ok() ? head : Result<protocol::GetHead>(status);
   }
   if (status.ok() && ::fsync(fd) != 0) status = PosixError(errno, fmt::format("sync {}", part));
+  if (status.ok()) ::fremovexattr(fd, kPartSourceXattr);
+  bool keep_part = !corrupt && ::fstat(fd, &st) == 0 && st.st_size > 0;
   ::close(fd);
   if (status.ok() && ::rename(part.c_str(), path.c_str()) != 0) {
     status = PosixError(errno, fmt::format("rename to {}", path));
   }
   if (!status.ok()) {
-    ::unlink(part.c_str());
+    // An interrupted download keeps its bytes for the next try; wrong bytes never stay.
+    if (!keep_part) ::unlink(part.c_str());
     return status;
   }
   return head;
 }
 
 Result<protocol::PutDone> UploadFile(Client& client, const std::string& path,
-                                     const ObjectName& name, const Progress& progress) {
+                                     const ObjectName& name, const Progress& progress,
+                                     TransferInfo* info) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return PosixError(errno, fmt::format("open {}", path));
   struct stat st;
@@ -285,10 +357,12 @@ Result<protocol::PutDone> UploadFile(Client& client, const std::string& path,
   }
   auto size = static_cast<std::uint64_t>(st.st_size);
   Result<Checksum> checksum = ChecksumFd(fd, ChecksumAlgo::kXxh128, 0, size);
+  std::uint64_t resumed_from = 0;
   Result<protocol::PutDone> done =
-      checksum.ok() ? client.Put(name, fd, size, *checksum, progress)
+      checksum.ok() ? client.Put(name, fd, size, *checksum, progress, &resumed_from)
                     : Result<protocol::PutDone>(checksum.status());
   ::close(fd);
+  if (info != nullptr) info->resumed_from = resumed_from;
   return done;
 }
 

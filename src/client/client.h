@@ -40,10 +40,13 @@ class Client {
   // is of the whole file; checking it is the caller's (see DownloadFile).
   Result<protocol::GetHead> Get(const ObjectName& name, std::uint64_t offset,
                                 std::optional<std::uint64_t> length, const Sink& sink);
-  // Sends `size` bytes read from `fd` (from its current position) as `name`.
+  // Uploads the `size` bytes of `fd` (read with pread, so any position) as `name`,
+  // resumably: the server says how many bytes of this exact upload (name, size, checksum) it
+  // kept from an interrupted try, and only the rest is sent. `resumed_from`, if set, receives
+  // that offset.
   Result<protocol::PutDone> Put(const ObjectName& name, int fd, std::uint64_t size,
-                                const std::optional<Checksum>& checksum,
-                                const Progress& progress = nullptr);
+                                const Checksum& checksum, const Progress& progress = nullptr,
+                                std::uint64_t* resumed_from = nullptr);
   Status Remove(const ObjectName& name);
   Result<std::vector<protocol::StatValue>> Stats();
   Status Quit();
@@ -53,6 +56,8 @@ class Client {
   Status SendRaw(std::string_view bytes);
   Result<std::string> ReadLine();
   Status ReadExact(std::uint64_t length, const Sink& sink);
+  // Sends bytes [offset, size) of `fd`.
+  Status SendFileBytes(int fd, std::uint64_t offset, std::uint64_t size, const Progress& progress);
   // "OK <count>" then `count` lines, each parsed by `parse` (LIST, STATS).
   template <typename T>
   Result<std::vector<T>> ReadCounted(Result<T> (*parse)(std::string_view));
@@ -62,13 +67,24 @@ class Client {
   std::size_t begin_ = 0;
 };
 
+// What a download or upload did, beyond the reply.
+struct TransferInfo {
+  std::uint64_t resumed_from = 0;  // bytes that an interrupted earlier try had already moved
+};
+
 // Downloads `name` to `path` through PATH.ferry-part, renamed only once the whole file's
-// checksum matches. An existing folder receives the file under its base name; "-" (stdout)
-// and existing devices or FIFOs (/dev/null) are written in place and checked at the end.
+// checksum matches. An interrupted download leaves the part file (tagged with the server
+// version's checksum), and the next one continues it with a ranged GET if the file is still
+// that version, else starts over. An existing folder receives the file under its base name;
+// "-" (stdout) and existing devices or FIFOs (/dev/null) are written in place and checked at
+// the end.
 Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
-                                       const std::string& path, const Progress& progress = nullptr);
-// Uploads the file at `path` as `name`, with its xxh128 so the server verifies it.
+                                       const std::string& path, const Progress& progress = nullptr,
+                                       TransferInfo* info = nullptr);
+// Uploads the file at `path` as `name`, with its xxh128 so the server verifies it; resumable
+// (Client::Put).
 Result<protocol::PutDone> UploadFile(Client& client, const std::string& path,
-                                     const ObjectName& name, const Progress& progress = nullptr);
+                                     const ObjectName& name, const Progress& progress = nullptr,
+                                     TransferInfo* info = nullptr);
 
 }  // namespace ferry::client

@@ -65,6 +65,12 @@ nlohmann::json ToJson(const FileEntry& entry) {
   return j;
 }
 
+// ", resumed at 1.5 MiB" when an interrupted transfer was continued.
+std::string ResumedNote(const ferry::client::TransferInfo& info) {
+  if (info.resumed_from == 0) return "";
+  return fmt::format(", resumed at {}", ferry::FormatBytes(info.resumed_from));
+}
+
 int RunList(const Options& options, const std::string& prefix, bool cached_only) {
   auto client = Connect(options);
   if (!client.ok()) return Fail(client.status());
@@ -108,14 +114,17 @@ int RunGet(const Options& options, const std::string& text, std::string output) 
   if (output.empty()) output = std::filesystem::path(name->str()).filename().string();
   auto client = Connect(options);
   if (!client.ok()) return Fail(client.status());
-  auto head = ferry::client::DownloadFile(**client, *name, output);
+  ferry::client::TransferInfo info;
+  auto head = ferry::client::DownloadFile(**client, *name, output, nullptr, &info);
   if (!head.ok()) return Fail(head.status());
   if (output != "-" && !options.json) {
-    std::cerr << fmt::format("{} -> {} ({})\n", name->str(), output, ferry::FormatBytes(head->size));
+    std::cerr << fmt::format("{} -> {} ({}{})\n", name->str(), output, ferry::FormatBytes(head->size),
+                             ResumedNote(info));
   }
   if (options.json) {
     std::cout << nlohmann::json{{"name", name->str()}, {"path", output}, {"size", head->size},
-                                {"checksum", head->checksum.ToString()}}
+                                {"checksum", head->checksum.ToString()},
+                                {"resumed_from", info.resumed_from}}
                      .dump()
               << "\n";
   }
@@ -128,15 +137,18 @@ int RunPut(const Options& options, const std::string& path, std::string text) {
   if (!name) return kExitUsage;
   auto client = Connect(options);
   if (!client.ok()) return Fail(client.status());
-  auto done = ferry::client::UploadFile(**client, path, *name);
+  ferry::client::TransferInfo info;
+  auto done = ferry::client::UploadFile(**client, path, *name, nullptr, &info);
   if (!done.ok()) return Fail(done.status());
   if (options.json) {
     std::cout << nlohmann::json{{"name", name->str()}, {"path", path}, {"size", done->size},
-                                {"checksum", done->checksum.ToString()}}
+                                {"checksum", done->checksum.ToString()},
+                                {"resumed_from", info.resumed_from}}
                      .dump()
               << "\n";
   } else {
-    std::cerr << fmt::format("{} -> {} ({})\n", path, name->str(), ferry::FormatBytes(done->size));
+    std::cerr << fmt::format("{} -> {} ({}{})\n", path, name->str(), ferry::FormatBytes(done->size),
+                             ResumedNote(info));
   }
   return 0;
 }

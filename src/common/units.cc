@@ -19,6 +19,28 @@ bool ParseUint(std::string_view text, std::uint64_t& out) {
   return true;
 }
 
+Result<std::chrono::seconds> ParseDuration(std::string_view text) {
+  auto bad = [&] {
+    return Status::BadRequest(fmt::format("'{}' is not a duration like 90s, 30m, 24h or 7d", text));
+  };
+  if (text.empty()) return bad();
+  std::uint64_t unit = 1;
+  std::string_view digits = text;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: unit = 0;
+  }
+  if (unit != 0) digits.remove_suffix(1);
+  else unit = 1;
+  std::uint64_t number = 0;
+  // At most a century: larger numbers are typos, and seconds must fit an int64 with room.
+  if (!ParseUint(digits, number) || number > 100ull * 365 * 86400 / unit) return bad();
+  return std::chrono::seconds(static_cast<std::int64_t>(number * unit));
+}
+
 Result<std::uint64_t> ParseByteSize(std::string_view text) {
   std::size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;

@@ -19,6 +19,19 @@ TEST(Units, ParseByteSize) {
   }
 }
 
+TEST(Units, ParseDuration) {
+  EXPECT_EQ(*ParseDuration("90"), std::chrono::seconds(90));
+  EXPECT_EQ(*ParseDuration("90s"), std::chrono::seconds(90));
+  EXPECT_EQ(*ParseDuration("30m"), std::chrono::minutes(30));
+  EXPECT_EQ(*ParseDuration("24h"), std::chrono::hours(24));
+  EXPECT_EQ(*ParseDuration("7d"), std::chrono::hours(7 * 24));
+  EXPECT_EQ(*ParseDuration("0"), std::chrono::seconds(0));
+  for (std::string_view bad : {"", "s", "h", "-1h", "1.5h", "1w", "1 h", "h1", "99999999999999999999",
+                               "9999999999999d"}) {
+    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
+  }
+}
+
 TEST(Units, ParseUintIsStrict) {
   std::uint64_t out = 0;
   EXPECT_TRUE(ParseUint("9223372036854775807", out));

@@ -80,6 +80,8 @@ std::string EncodePutDone(const PutDone& done) {
   return fmt::format("OK {} {}\n", done.size, done.checksum.ToString());
 }
 
+std::string EncodeContinue(std::uint64_t offset) { return fmt::format("CONTINUE {}\n", offset); }
+
 std::string EncodeStats(const std::vector<StatValue>& values) {
   std::string out = EncodeListHead(values.size());
   for (const StatValue& v : values) out += fmt::format("{} {}\n", v.name, v.value);
@@ -158,6 +160,17 @@ Result<PutDone> ParsePutDone(std::string_view line) {
   if (!ParseUint((*fields)[0], done.size) || !checksum) return Malformed(line);
   done.checksum = std::move(*checksum);
   return done;
+}
+
+Result<std::uint64_t> ParseContinue(std::string_view line) {
+  constexpr std::string_view kWord = "CONTINUE ";
+  if (!line.starts_with(kWord)) {
+    auto fields = ParseReplyLine(line);  // an ERR line's status, or "malformed"
+    return fields.ok() ? Malformed(line) : fields.status();
+  }
+  std::uint64_t offset = 0;
+  if (!ParseUint(line.substr(kWord.size()), offset)) return Malformed(line);
+  return offset;
 }
 
 }  // namespace ferry::protocol

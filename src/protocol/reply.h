@@ -5,6 +5,7 @@
 //   OK <count>                         LIST, then <count> lines "<size> <mtime> <C|-> <name>"
 //   OK <size> <mtime> <checksum> <C|-> STAT
 //   OK <length> <size> <checksum>      GET, then exactly <length> bytes
+//   CONTINUE <offset>                  a resumable PUT: send the bytes from <offset> on
 //   OK <size> <checksum>               PUT (once the file is durable)
 //   OK <count>                         STATS, then <count> lines "<name> <value>"
 //   OK                                 DEL, QUIT
@@ -57,6 +58,7 @@ std::string EncodeListEntry(const FileEntry& entry);
 std::string EncodeStat(const FileEntry& entry);  // REQUIRES: entry.checksum
 std::string EncodeGetHead(const GetHead& head);
 std::string EncodePutDone(const PutDone& done);
+std::string EncodeContinue(std::uint64_t offset);
 std::string EncodeStats(const std::vector<StatValue>& values);
 
 // A reply line (without its ending): the fields after "OK", or the Status of an "ERR" (its
@@ -67,6 +69,8 @@ Result<FileEntry> ParseListEntry(std::string_view line);
 Result<FileEntry> ParseStat(std::string_view line, std::string name);
 Result<GetHead> ParseGetHead(std::string_view line);
 Result<PutDone> ParsePutDone(std::string_view line);
+// "CONTINUE <offset>", or the Status of an ERR line.
+Result<std::uint64_t> ParseContinue(std::string_view line);
 Result<StatValue> ParseStatValue(std::string_view line);
 
 }  // namespace ferry::protocol

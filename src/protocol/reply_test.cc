@@ -42,6 +42,11 @@ TEST(Reply, RoundTrips) {
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->checksum, kChecksum);
   EXPECT_TRUE(ParseReplyLine(Line(EncodeOk())).ok());
+  EXPECT_EQ(*ParseContinue(Line(EncodeContinue(12345))), 12345u);
+  EXPECT_EQ(ParseContinue("ERR 409 conflict: busy").status().code(), Code::kConflict);
+  EXPECT_EQ(ParseContinue("CONTINUE x").status().code(), Code::kInternal);
+  EXPECT_EQ(ParseContinue("OK 5 xxh128:99aa06d3014798d86001c324468d497f").status().code(),
+            Code::kInternal);
 }
 
 TEST(Reply, MalformedRepliesAre500) {

@@ -22,7 +22,7 @@ constexpr std::array<CommandSpec, 7> kCommands = {{
     {"LIST", Command::kList, 0, 1},
     {"STAT", Command::kStat, 1, 1},
     {"GET", Command::kGet, 1, 3},
-    {"PUT", Command::kPut, 1, 3},
+    {"PUT", Command::kPut, 1, 4},
     {"DEL", Command::kDel, 1, 1},
     {"STATS", Command::kStats, 0, 0},
     {"QUIT", Command::kQuit, 0, 0},
@@ -92,13 +92,19 @@ Result<Request> ParseArgs(const CommandSpec& spec, const std::vector<std::string
         return Status::BadRequest("checksum must be xxh128:<32 hex> or sha256:<64 hex>");
       }
     }
+    if (args.size() > 3) {
+      if (args[3] != "resume") return Status::BadRequest("PUT's fourth argument can only be 'resume'");
+      request.resume = true;
+    }
   }
   return request;
 }
 
-// The body that follows a PUT line, decided from its size argument alone.
+// The body that follows a PUT line, decided from its size argument alone. A resumable PUT
+// sends nothing before the server's CONTINUE.
 BodyFraming PutFraming(const std::vector<std::string_view>& args) {
   if (args.size() < 2) return {BodyFraming::Kind::kUntilEof, 0};
+  if (args.size() > 3 && args[3] == "resume") return {};
   std::uint64_t size = 0;
   if (!ParseUint(args[1], size)) return {};  // no trustworthy size: treat what follows as lines
   return {BodyFraming::Kind::kExact, size};
@@ -147,8 +153,8 @@ std::string EncodeRequest(const Request& request) {
     case Command::kPut:
       if (!request.size) return fmt::format("PUT {}\n", request.name->ToWire());
       if (request.checksum) {
-        return fmt::format("PUT {} {} {}\n", request.name->ToWire(), *request.size,
-                           request.checksum->ToString());
+        return fmt::format("PUT {} {} {}{}\n", request.name->ToWire(), *request.size,
+                           request.checksum->ToString(), request.resume ? " resume" : "");
       }
       return fmt::format("PUT {} {}\n", request.name->ToWire(), *request.size);
     case Command::kDel:

@@ -32,6 +32,9 @@ struct Request {
   std::optional<std::uint64_t> length;     // GET: nullopt = to the end of the file
   std::optional<std::uint64_t> size;       // PUT: nullopt = until the client half-closes
   std::optional<Checksum> checksum;        // PUT: verified before the file is committed
+  // PUT <name> <size> <checksum> resume: the server first answers "CONTINUE <offset>" (the
+  // bytes it already holds of this exact upload), then the client sends the rest.
+  bool resume = false;
 };
 
 // The bytes that follow a request line on the wire. Known even when the request is refused

@@ -32,6 +32,8 @@ TEST(Request, ParsesEveryCommand) {
   ASSERT_TRUE(put.checksum);
   EXPECT_EQ(put.checksum->hex, "99aa06d3014798d86001c324468d497f");
   EXPECT_FALSE(Parse("PUT f").size);
+  EXPECT_FALSE(put.resume);
+  EXPECT_TRUE(Parse("PUT f 5 xxh128:99aa06d3014798d86001c324468d497f resume").resume);
   EXPECT_EQ(Parse("DEL f").command, Command::kDel);
   EXPECT_EQ(Parse("QUIT").command, Command::kQuit);
 }
@@ -63,6 +65,9 @@ TEST(Request, BodyFramingIsKnownEvenWhenRefused) {
   EXPECT_EQ(ParseRequest("PUT a -5").body.kind, Kind::kNone);  // no size to trust
   EXPECT_EQ(ParseRequest("PUT a 5 bad").body.bytes, 5u);
   EXPECT_EQ(ParseRequest("GET a").body.kind, Kind::kNone);
+  // A resumable PUT sends its body only after the server's CONTINUE.
+  EXPECT_EQ(ParseRequest("PUT ../x 5 xxh128:99aa06d3014798d86001c324468d497f resume").body.kind,
+            Kind::kNone);
 }
 
 TEST(Request, EncodeParseRoundTrip) {

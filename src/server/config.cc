@@ -18,6 +18,7 @@ constexpr std::string_view kKnownKeys[] = {"listen",           "http-listen",
                                            "data",             "cache",
                                            "cache-max-bytes",  "cache-max-object",
                                            "cache-policy",     "max-upload",
+                                           "partial-ttl",
                                            "trace-out",        "trace-max-bytes",
                                            "threads",          "log-level",
                                            "drain-timeout-ms"};
@@ -50,6 +51,12 @@ Status ApplyFile(const std::filesystem::path& file, const CLI::App& app, Config&
     if (name == "threads") {
       ok = number && *number >= 0 && *number <= 1024;
       if (ok) config.threads = static_cast<unsigned>(*number);
+    } else if (name == "partial-ttl") {
+      // Seconds, or a duration text: "24h".
+      Result<std::chrono::seconds> ttl =
+          number ? ParseDuration(std::to_string(*number)) : ParseDuration(text.value_or(""));
+      ok = ttl.ok();
+      if (ok) config.partial_ttl = *ttl;
     } else if (name == "drain-timeout-ms") {
       ok = number && *number >= 0;
       if (ok) config.drain_timeout = std::chrono::milliseconds(*number);
@@ -142,6 +149,10 @@ Invocation ParseCommandLine(int argc, char** argv) {
   std::string max_upload = "1T";
   app.add_option("--max-upload", max_upload, "a larger upload gets 413 (0: no limit)")
       ->capture_default_str();
+  std::string partial_ttl = "24h";
+  app.add_option("--partial-ttl", partial_ttl,
+                 "keep an interrupted resumable upload this long (90s, 30m, 24h, 7d)")
+      ->capture_default_str();
   std::string trace_out, trace_max = "100M";
   app.add_option("--trace-out", trace_out, "record every GET here for ferry-sim (CSV)");
   app.add_option("--trace-max-bytes", trace_max, "rotate the trace to FILE.1 past this size")
@@ -174,6 +185,11 @@ Invocation ParseCommandLine(int argc, char** argv) {
     Result<std::uint64_t> size = ParseByteSize(*text);
     if (size.ok()) *target = *size;
     else if (status.ok()) status = size.status();
+  }
+  if (Result<std::chrono::seconds> ttl = ParseDuration(partial_ttl); ttl.ok()) {
+    config.partial_ttl = *ttl;
+  } else if (status.ok()) {
+    status = ttl.status();
   }
   config.ready_file = ready;
   config.drain_timeout = std::chrono::milliseconds(drain_ms);

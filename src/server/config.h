@@ -23,6 +23,9 @@ struct Config {
   // An upload above this gets 413, on both doors; 0: no limit. A safety net against a client
   // that streams forever, not a quota: 1 TiB refuses no real file.
   std::uint64_t max_upload = std::uint64_t{1} << 40;
+  // Bytes of interrupted resumable uploads (docs/protocol.md, "Resuming a PUT") are kept this
+  // long after their last byte, then removed.
+  std::chrono::seconds partial_ttl = std::chrono::hours(24);
   // Every GET is appended to this CSV for ferry-sim (timestamp,name,size); empty: off.
   std::filesystem::path trace_out;
   std::uint64_t trace_max_bytes = 100 << 20;  // then FILE.1 replaces the old one

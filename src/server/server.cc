@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -84,6 +85,8 @@ struct Server::Impl {
   // Lives as long as the server: until ferryd exits, SIGINT/SIGTERM stay ours (a signal set
   // that goes away restores the default action, which would kill a draining server).
   std::optional<asio::signal_set> signals;
+  // Wakes the sweep of expired partial uploads; cancelled at stop.
+  std::optional<asio::steady_timer> expiry_timer;
 
   Status OpenStores();
   // Opens a listener on every worker; returns the bound "HOST:PORT".
@@ -91,6 +94,7 @@ struct Server::Impl {
   Status Listen();
   asio::awaitable<void> AcceptLoop(Worker& worker, Door door);
   asio::awaitable<void> WatchSignals();
+  asio::awaitable<void> ExpirePartials();
   void ForEachSession(bool idle_only);
 };
 
@@ -219,6 +223,19 @@ void Server::Impl::ForEachSession(bool idle_only) {
   }
 }
 
+// Interrupted resumable uploads are kept for --partial-ttl; the sweep runs on the pool, a few
+// times per TTL (at most every 10 minutes, at least every second).
+asio::awaitable<void> Server::Impl::ExpirePartials() {
+  auto period = std::clamp<std::chrono::seconds>(config.partial_ttl / 4, std::chrono::seconds(1),
+                                                 std::chrono::minutes(10));
+  while (!stopping.load()) {
+    asio::post(*blocking_pool, [this] { data->ExpirePartials(config.partial_ttl); });
+    expiry_timer->expires_after(period);
+    auto [error] = co_await expiry_timer->async_wait(kNoThrow);
+    if (error) break;
+  }
+}
+
 // First SIGINT/SIGTERM: stop accepting, close idle connections, let transfers in flight
 // finish within the drain timeout, then cut what is left. A second signal cuts at once.
 asio::awaitable<void> Server::Impl::WatchSignals() {
@@ -244,6 +261,7 @@ asio::awaitable<void> Server::Impl::WatchSignals() {
     ForEachSession(/*idle_only=*/false);
   }
   signals->cancel();  // ends the second wait; the handlers stay installed
+  expiry_timer->cancel();
   tick.expires_after(std::chrono::milliseconds(1));
   co_await tick.async_wait(kNoThrow);  // let the handler of the second wait run
 }
@@ -279,6 +297,9 @@ int Server::Run() {
   }
   asio::co_spawn(impl.workers.front()->io, impl.WatchSignals(),
                  [](std::exception_ptr e) { LogException(e, "signals"); });
+  impl.expiry_timer.emplace(impl.workers.front()->io);
+  asio::co_spawn(impl.workers.front()->io, impl.ExpirePartials(),
+                 [](std::exception_ptr e) { LogException(e, "partial uploads"); });
   for (auto& worker : impl.workers) {
     worker->thread = std::thread([w = worker.get()] { w->io.run(); });
   }

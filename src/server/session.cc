@@ -223,11 +223,17 @@ asio::awaitable<bool> Connection::HandlePut(const protocol::Request& request) {
                                             : protocol::BodyFraming{Kind::kUntilEof, 0};
   bool until_eof = body.kind == Kind::kUntilEof;
   auto upload = co_await Offload(context_.blocking_pool, [&] {
-    return context_.service.Put(*request.name, request.size, request.checksum);
+    return context_.service.Put(*request.name, request.size, request.checksum, request.resume);
   });
   if (!upload.ok()) {
+    if (request.resume) co_return co_await Reply(upload.status());  // its body waits for CONTINUE
     if (!co_await SkipBody(body)) co_return false;
     co_return co_await Reply(upload.status()) && !until_eof;
+  }
+  if (request.resume) {
+    std::uint64_t offset = (*upload)->received();
+    if (!co_await Write(protocol::EncodeContinue(offset))) co_return false;
+    body.bytes -= offset;
   }
   body_buffer_.resize(kBodyChunk);
   std::uint64_t remaining = body.bytes;
@@ -238,9 +244,11 @@ asio::awaitable<bool> Connection::HandlePut(const protocol::Request& request) {
     std::size_t got = co_await ReadBody({body_buffer_.data(), want}, error);
     if (got == 0) {
       if (until_eof && error == asio::error::eof) break;
-      // The client went away mid-upload: dropping the upload removes its temporary file.
-      spdlog::info("{} PUT {}: connection lost after {} bytes; nothing stored", peer_,
-                   request.name->str(), (*upload)->received());
+      // The client went away mid-upload: dropping the upload removes its temporary file (a
+      // resumable one keeps its bytes for the next try).
+      spdlog::info("{} PUT {}: connection lost after {} bytes; nothing stored{}", peer_,
+                   request.name->str(), (*upload)->received(),
+                   request.resume ? " (kept to resume)" : "");
       co_return false;
     }
     Status appended = co_await Offload(context_.blocking_pool, [&] {

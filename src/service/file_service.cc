@@ -1,5 +1,7 @@
 #include "service/file_service.h"
 
+#include <unistd.h>
+
 #include <ctime>
 
 #include <fmt/format.h>
@@ -28,6 +30,21 @@ Status Upload::Append(std::string_view bytes) {
   return file_->Append(bytes);
 }
 
+Status Upload::HashResumedBytes(std::uint64_t bytes) {
+  std::vector<char> buffer(1 << 20);
+  for (std::uint64_t offset = 0; offset < bytes;) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(bytes - offset, buffer.size()));
+    ssize_t got = ::pread(file_->fd(), buffer.data(), want, static_cast<off_t>(offset));
+    if (got <= 0) return PosixError(got < 0 ? errno : EIO, "read the partial upload");
+    std::string_view chunk(buffer.data(), static_cast<std::size_t>(got));
+    canonical_.Update(chunk);
+    if (requested_) requested_->Update(chunk);
+    offset += static_cast<std::uint64_t>(got);
+  }
+  received_ = bytes;
+  return Status::Ok();
+}
+
 Result<protocol::PutDone> Upload::Commit() {
   if (expected_size_ && received_ != *expected_size_) {
     return Status::BadRequest(
@@ -36,6 +53,7 @@ Result<protocol::PutDone> Upload::Commit() {
   Checksum canonical = canonical_.Finish();
   Checksum reply = requested_ ? requested_->Finish() : canonical;
   if (expected_ && *expected_ != reply) {
+    file_->Discard();  // a resumed upload must not continue from wrong bytes
     return Status::ChecksumMismatch(fmt::format("{}: sent {}, received bytes have {}", name_.str(),
                                                 expected_->ToString(), reply.ToString()));
   }
@@ -167,22 +185,44 @@ void FileService::RunFillInBackground(std::unique_ptr<cache::PendingFill> pendin
 
 Result<std::unique_ptr<Upload>> FileService::Put(const ObjectName& name,
                                                  std::optional<std::uint64_t> size,
-                                                 std::optional<Checksum> expected) {
+                                                 std::optional<Checksum> expected,
+                                                 bool resumable) {
+  if (resumable && (!size || !expected)) {
+    return Status::BadRequest("a resumable PUT needs a size and a checksum");
+  }
   std::uint64_t limit = options_.max_upload == 0 ? UINT64_MAX : options_.max_upload;
   if (size && *size > limit) {
     return Status::TooLarge(
         fmt::format("{} bytes is more than the upload limit of {} bytes", *size, limit));
   }
-  Result<std::unique_ptr<store::WriteFile>> file = data_.BeginWrite(name);
+  std::string resume_key;
+  if (resumable) {
+    // The upload's identity: the same bytes for the same name continue; anything else starts anew.
+    Hasher key(ChecksumAlgo::kXxh128);
+    key.Update(fmt::format("{}\n{}\n{}", name.str(), *size, expected->ToString()));
+    resume_key = key.Finish().hex;
+  }
+  Result<std::unique_ptr<store::WriteFile>> file = data_.BeginWrite(name, resume_key);
   if (!file.ok()) return file.status();
+  if (resumable && (*file)->resumed() > *size) {  // not from this upload: start afresh
+    (*file)->Discard();
+    file->reset();
+    file = data_.BeginWrite(name, resume_key);
+    if (!file.ok()) return file.status();
+  }
   // The data file is replaced first, then the cache's copy is dropped, so no reader is served
   // the old copy after the PUT's OK. The copy is made again on the next GET.
   auto on_commit = [this](const ObjectName& committed) {
     if (cache_ != nullptr) cache_->Invalidate(committed);
   };
   bool replaces = data_.OpenRead(name).ok();
-  return std::make_unique<Upload>(std::move(*file), name, size, size.value_or(limit),
-                                  std::move(expected), replaces, on_commit);
+  std::uint64_t resumed = (*file)->resumed();
+  auto upload = std::make_unique<Upload>(std::move(*file), name, size, size.value_or(limit),
+                                         std::move(expected), replaces, on_commit);
+  if (resumed > 0) {
+    if (Status s = upload->HashResumedBytes(resumed); !s.ok()) return s;
+  }
+  return upload;
 }
 
 std::vector<protocol::StatValue> FileService::Stats() {

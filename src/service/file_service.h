@@ -59,7 +59,10 @@ class Upload {
   // Verifies size and checksum (422 on a mismatch, nothing replaced), then makes the file
   // durable and visible. The reply's checksum is in the client's algorithm, or xxh128.
   Result<protocol::PutDone> Commit();
+  // Bytes received so far, including those a resumed upload found already there.
   std::uint64_t received() const { return received_; }
+  // Hashes the bytes a resumed upload found already written (before any Append).
+  Status HashResumedBytes(std::uint64_t bytes);
   // Whether a file of this name existed when the upload began (HTTP: 204 rather than 201).
   bool replaces() const { return replaces_; }
 
@@ -101,9 +104,11 @@ class FileService {
   Result<Download> Get(const ObjectName& name, std::uint64_t offset,
                        std::optional<std::uint64_t> length);
   // PUT: `size` nullopt means "until the client half-closes". 413 if `size` is above the
-  // upload limit.
+  // upload limit. A `resumable` PUT (size and checksum required) continues the bytes an
+  // interrupted upload of the same name, size and checksum left (Upload::received() tells how
+  // many), and leaves its own for the next try if it is interrupted too.
   Result<std::unique_ptr<Upload>> Put(const ObjectName& name, std::optional<std::uint64_t> size,
-                                      std::optional<Checksum> expected);
+                                      std::optional<Checksum> expected, bool resumable = false);
   Status Delete(const ObjectName& name);
   // STATS: the cache's counters (all zero without a cache), in a stable order.
   std::vector<protocol::StatValue> Stats();

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -23,6 +24,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <map>
 #include <mutex>
@@ -38,6 +40,7 @@ namespace {
 
 constexpr const char* kChecksumXattr = "user.ferry.checksum";
 constexpr std::string_view kTmpFolder = ".ferry/tmp";
+constexpr std::string_view kPartialFolder = ".ferry/partial";
 constexpr int kMaxListDepth = 256;
 
 // An owned file descriptor.
@@ -149,12 +152,17 @@ class LocalReadFile final : public ReadFile {
 
 class LocalWriteFile final : public WriteFile {
  public:
-  LocalWriteFile(LocalStore& store, Fd file, Fd parent, std::string leaf, std::string tmp_name,
-                 std::string name)
+  // `folder`: the private folder `tmp_name` is in (tmp, or partial for a resumable write,
+  // which `resumed` bytes were already written to and which is kept if not committed).
+  LocalWriteFile(LocalStore& store, Fd file, Fd parent, std::string leaf, int folder,
+                 std::string tmp_name, std::string name, std::optional<std::uint64_t> resumed)
       : store_(store), file_(std::move(file)), parent_(std::move(parent)), leaf_(std::move(leaf)),
-        tmp_name_(std::move(tmp_name)), name_(std::move(name)) {}
+        folder_(folder), tmp_name_(std::move(tmp_name)), name_(std::move(name)),
+        resumed_(resumed) {}
   ~LocalWriteFile() override;
   Status Append(std::string_view bytes) override;
+  std::uint64_t resumed() const override { return resumed_.value_or(0); }
+  void Discard() override { resumed_.reset(); }
   int fd() const override { return file_.get(); }
   Result<FileVersion> Commit(const Checksum& checksum) override;
 
@@ -163,15 +171,18 @@ class LocalWriteFile final : public WriteFile {
   Fd file_;
   Fd parent_;
   std::string leaf_;
-  std::string tmp_name_;  // relative to the store's tmp folder
+  int folder_;            // the store's tmp or partial folder (owned by the store)
+  std::string tmp_name_;  // relative to folder_
   std::string name_;
+  std::optional<std::uint64_t> resumed_;  // set while the write is resumable (kept on abort)
   bool committed_ = false;
 };
 
 class LocalStore final : public Store {
  public:
-  LocalStore(LocalStoreOptions options, Fd root, Fd tmp)
-      : options_(std::move(options)), root_(std::move(root)), tmp_(std::move(tmp)) {}
+  LocalStore(LocalStoreOptions options, Fd root, Fd tmp, Fd partial)
+      : options_(std::move(options)), root_(std::move(root)), tmp_(std::move(tmp)),
+        partial_(std::move(partial)) {}
 
   Result<FileVersion> Stat(const ObjectName& name) override {
     Fd fd(OpenBeneath(root_.get(), name.str(), O_PATH));
@@ -209,7 +220,8 @@ class LocalStore final : public Store {
     return std::unique_ptr<ReadFile>(std::make_unique<LocalReadFile>(std::move(fd), VersionOf(st)));
   }
 
-  Result<std::unique_ptr<WriteFile>> BeginWrite(const ObjectName& name) override {
+  Result<std::unique_ptr<WriteFile>> BeginWrite(const ObjectName& name,
+                                                std::string_view resume_key) override {
     auto [folder, leaf] = SplitParent(name.str());
     Result<Fd> parent = OpenFolder(folder, /*create=*/true);
     if (!parent.ok()) return parent.status();
@@ -218,12 +230,33 @@ class LocalStore final : public Store {
         S_ISDIR(st.st_mode)) {
       return Status::Conflict(fmt::format("{} is a folder", name.str()));
     }
+    if (!resume_key.empty()) return BeginResumable(name, std::move(*parent), leaf, resume_key);
     std::string tmp_name = "put-" + RandomHex();
     // Read-write, so readers can follow the file as it grows (WriteFile::fd).
     Fd file(::openat(tmp_.get(), tmp_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (file.get() < 0) return PosixError(errno, "create temporary file");
     return std::unique_ptr<WriteFile>(std::make_unique<LocalWriteFile>(
-        *this, std::move(file), std::move(*parent), leaf, tmp_name, name.str()));
+        *this, std::move(file), std::move(*parent), leaf, tmp_.get(), tmp_name, name.str(),
+        std::nullopt));
+  }
+
+  void ExpirePartials(std::chrono::seconds max_age) override {
+    DIR* stream = ::fdopendir(::openat(partial_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (stream == nullptr) return;
+    std::vector<std::string> old;
+    auto now = std::chrono::system_clock::now().time_since_epoch();
+    while (dirent* entry = ::readdir(stream)) {
+      struct stat st;
+      if (entry->d_name[0] == '.' || ::fstatat(partial_.get(), entry->d_name, &st, 0) != 0) continue;
+      if (now - std::chrono::seconds(st.st_mtim.tv_sec) > max_age) old.emplace_back(entry->d_name);
+    }
+    ::closedir(stream);
+    for (const std::string& leaf : old) {
+      // A writer holds its partial locked: skip those in use.
+      Fd file(::openat(partial_.get(), leaf.c_str(), O_RDONLY | O_CLOEXEC));
+      if (file.get() < 0 || ::flock(file.get(), LOCK_EX | LOCK_NB) != 0) continue;
+      ::unlinkat(partial_.get(), leaf.c_str(), 0);
+    }
   }
 
   Status Remove(const ObjectName& name) override {
@@ -275,9 +308,31 @@ class LocalStore final : public Store {
   }
 
   bool durable() const { return options_.durable; }
-  int tmp_fd() const { return tmp_.get(); }
 
  private:
+  Result<std::unique_ptr<WriteFile>> BeginResumable(const ObjectName& name, Fd parent,
+                                                    const std::string& leaf,
+                                                    std::string_view resume_key) {
+    for (char c : resume_key) {
+      if (!std::isalnum(static_cast<unsigned char>(c))) {
+        return Status::Internal("a resume key is letters and digits");
+      }
+    }
+    std::string partial_name(resume_key);
+    Fd file(::openat(partial_.get(), partial_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (file.get() < 0) return PosixError(errno, "open the partial upload");
+    // One writer per partial: a second client resuming the same upload would interleave.
+    if (::flock(file.get(), LOCK_EX | LOCK_NB) != 0) {
+      return Status::Conflict(fmt::format("{}: the same upload is in progress", name.str()));
+    }
+    off_t end = ::lseek(file.get(), 0, SEEK_END);
+    if (end < 0) return PosixError(errno, "open the partial upload");
+    ::futimens(file.get(), nullptr);  // in use: not expired now
+    return std::unique_ptr<WriteFile>(std::make_unique<LocalWriteFile>(
+        *this, std::move(file), std::move(parent), leaf, partial_.get(), partial_name,
+        name.str(), static_cast<std::uint64_t>(end)));
+  }
+
   static Status CheckRegular(const struct stat& st, const ObjectName& name) {
     if (S_ISREG(st.st_mode)) return Status::Ok();
     if (S_ISDIR(st.st_mode)) return Status::NotFound(fmt::format("{} is a folder", name.str()));
@@ -348,12 +403,13 @@ class LocalStore final : public Store {
   LocalStoreOptions options_;
   Fd root_;
   Fd tmp_;
+  Fd partial_;
   std::mutex memory_mutex_;
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<FileVersion, Checksum>> memory_;
 };
 
 LocalWriteFile::~LocalWriteFile() {
-  if (!committed_) ::unlinkat(store_.tmp_fd(), tmp_name_.c_str(), 0);
+  if (!committed_ && !resumed_) ::unlinkat(folder_, tmp_name_.c_str(), 0);
 }
 
 Status LocalWriteFile::Append(std::string_view bytes) {
@@ -370,7 +426,7 @@ Result<FileVersion> LocalWriteFile::Commit(const Checksum& checksum) {
   store_.RememberChecksumOfFd(file_.get(), version, checksum);
   // The xattr may take a block of its own: count what the file occupies with it.
   if (::fstat(file_.get(), &st) == 0) version.allocated_bytes = VersionOf(st).allocated_bytes;
-  if (::renameat(store_.tmp_fd(), tmp_name_.c_str(), parent_.get(), leaf_.c_str()) != 0) {
+  if (::renameat(folder_, tmp_name_.c_str(), parent_.get(), leaf_.c_str()) != 0) {
     if (errno == EXDEV) {
       return Status::Internal(fmt::format("{}: its folder is on another file system", name_));
     }
@@ -406,7 +462,7 @@ Result<std::unique_ptr<Store>> OpenLocalStore(const LocalStoreOptions& options) 
   }
   Fd root(::open(options.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (root.get() < 0) return PosixError(errno, fmt::format("open {}", options.root.string()));
-  for (std::string_view folder : {kPrivateFolder, kTmpFolder}) {
+  for (std::string_view folder : {kPrivateFolder, kTmpFolder, kPartialFolder}) {
     std::string path(folder);
     if (::mkdirat(root.get(), path.c_str(), 0700) != 0 && errno != EEXIST) {
       return PosixError(errno, fmt::format("make {}/{}", options.root.string(), path));
@@ -415,8 +471,10 @@ Result<std::unique_ptr<Store>> OpenLocalStore(const LocalStoreOptions& options) 
   Fd tmp(OpenBeneath(root.get(), std::string(kTmpFolder), O_RDONLY | O_DIRECTORY));
   if (tmp.get() < 0) return PosixError(errno, "open the private tmp folder");
   RemoveLeftovers(tmp.get());
-  return std::unique_ptr<Store>(
-      std::make_unique<LocalStore>(options, std::move(root), std::move(tmp)));
+  Fd partial(OpenBeneath(root.get(), std::string(kPartialFolder), O_RDONLY | O_DIRECTORY));
+  if (partial.get() < 0) return PosixError(errno, "open the private partial folder");
+  return std::unique_ptr<Store>(std::make_unique<LocalStore>(options, std::move(root),
+                                                             std::move(tmp), std::move(partial)));
 }
 
 }  // namespace ferry::store

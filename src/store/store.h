@@ -5,11 +5,13 @@
 //   - names are ObjectNames (already validated); nothing outside the store's root is reached;
 //   - a WriteFile is invisible until Commit, which replaces the previous version atomically:
 //     a reader sees the old bytes or the new ones, never a mix, and an abandoned or failed
-//     write leaves nothing behind;
+//     write leaves nothing behind (except a resumable write: its bytes wait, privately, for
+//     the upload to continue, until they expire);
 //   - a ReadFile keeps reading the version it opened even if the name is replaced meanwhile.
 // Stores are thread-safe; a ReadFile or WriteFile belongs to one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -60,9 +62,14 @@ class ReadFile {
 
 class WriteFile {
  public:
-  // Without a successful Commit, destroying a WriteFile removes every trace of it.
+  // Without a successful Commit, destroying a WriteFile removes every trace of it, unless it
+  // is resumable: then its bytes stay for a later BeginWrite with the same key.
   virtual ~WriteFile() = default;
   virtual Status Append(std::string_view bytes) = 0;
+  // Bytes a resumable write found already written (Append continues after them); else 0.
+  virtual std::uint64_t resumed() const { return 0; }
+  // Drops a resumable write's bytes too (they turned out wrong): nothing stays.
+  virtual void Discard() {}
   // A descriptor that reads what has been appended so far (readers follow a cache fill as it
   // grows, and keep reading the file after Commit renames it), or -1 where the store is not
   // file-backed. Owned by the WriteFile: dup it to keep it longer.
@@ -81,7 +88,13 @@ class Store {
   virtual Result<std::vector<StoredFile>> List(std::string_view prefix) = 0;
   virtual Result<std::unique_ptr<ReadFile>> OpenRead(const ObjectName& name) = 0;
   // 409 if the name is a folder; 403 if a folder on the way is a file or leads outside.
-  virtual Result<std::unique_ptr<WriteFile>> BeginWrite(const ObjectName& name) = 0;
+  // A non-empty `resume_key` (letters and digits, from the name, size and checksum of the
+  // upload) makes the write resumable: it continues what an interrupted write with the same
+  // key left, and 409 while another writer holds that key.
+  virtual Result<std::unique_ptr<WriteFile>> BeginWrite(const ObjectName& name,
+                                                        std::string_view resume_key = {}) = 0;
+  // Removes resumable writes untouched for `max_age` (not those in progress).
+  virtual void ExpirePartials(std::chrono::seconds max_age) { (void)max_age; }
   virtual Status Remove(const ObjectName& name) = 0;
 
   // The checksum remembered for exactly the version `file` holds (in `algo`), or nullopt.
@@ -96,8 +109,9 @@ struct LocalStoreOptions {
   bool durable = true;
 };
 
-// A store in a local directory. Private state (temporary files of writes in progress) lives in
-// ROOT/.ferry/, which names cannot reach; leftovers of an earlier run are removed here.
+// A store in a local directory. Private state lives in ROOT/.ferry/, which names cannot reach:
+// tmp/ for writes in progress (leftovers of an earlier run are removed here) and partial/ for
+// resumable writes (kept across restarts; ExpirePartials removes old ones).
 Result<std::unique_ptr<Store>> OpenLocalStore(const LocalStoreOptions& options);
 
 }  // namespace ferry::store
