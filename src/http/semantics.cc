@@ -79,7 +79,11 @@ bool ParseUint64(std::string_view text, std::uint64_t& out) {
 // The single range of `header` for a `size`-byte file: 206, 416, or nullopt (ignore it).
 std::optional<ReadPlan> PlanRange(std::string_view header, std::uint64_t size) {
   header = Trim(header);
-  if (!header.starts_with("bytes=")) return std::nullopt;
+  // The unit is case-insensitive (RFC 9110 14.1).
+  if (header.size() < 6 || !std::equal(header.begin(), header.begin() + 6, "bytes=",
+                                       [](char a, char b) { return std::tolower(a) == b; })) {
+    return std::nullopt;
+  }
   std::string_view spec = Trim(header.substr(6));
   if (spec.find(',') != std::string_view::npos) return std::nullopt;  // several: send it whole
   std::size_t dash = spec.find('-');
@@ -134,7 +138,7 @@ std::optional<std::int64_t> ParseHttpDate(std::string_view text) {
           TakeLiteral(text, " ") && TakeTime(text, tm) && text == " GMT")) {
       return std::nullopt;
     }
-    year += year < 70 ? 2000 : 1900;  // RFC 9110: a two-digit year more than 50 years on is past
+    year += year < 70 ? 2000 : 1900;  // two-digit years: 70-99 are 19xx, as most servers read them
   } else {  // asctime: "Sun Nov  6 08:49:37 1994"
     if (text.size() < 4) return std::nullopt;
     text.remove_prefix(4);

@@ -62,6 +62,7 @@ TEST(PlanReadTest, SingleRanges) {
   ExpectPlan(Plan("bytes=-5000"), 206, 0, 1000);
   ExpectPlan(Plan("bytes=999-999"), 206, 999, 1);
   ExpectPlan(Plan(" bytes= 1 - 2 "), 206, 1, 2);
+  ExpectPlan(Plan("Bytes=0-0"), 206, 0, 1);
 }
 
 TEST(PlanReadTest, UnsatisfiableRanges) {

@@ -104,6 +104,10 @@ Status ValidateConfig(const Config& config) {
     return Status::BadRequest(
         fmt::format("--http-listen wants HOST:PORT or off, got '{}'", config.http_listen));
   }
+  // SO_REUSEPORT would let both doors bind one port and split its connections between them.
+  if (config.http_listen == config.listen && !config.listen.ends_with(":0")) {
+    return Status::BadRequest("--listen and --http-listen must differ");
+  }
   if (!config.cache.empty() &&
       (IsInside(config.cache, config.data) || IsInside(config.data, config.cache))) {
     return Status::BadRequest("the cache folder and the data folder must not contain each other");

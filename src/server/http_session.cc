@@ -53,6 +53,14 @@ std::string_view Header(const RequestParser& parser, Field field) {
   return {found->value().data(), found->value().size()};
 }
 
+// A client that vanished mid-request is counted as nginx logs it.
+constexpr int kClientGone = 499;
+
+bool ExpectsContinue(const RequestParser& parser) {
+  return parser.get().version() >= 11 &&
+         beast::iequals(Header(parser, bhttp::field::expect), "100-continue");
+}
+
 class HttpConnection {
  public:
   HttpConnection(SessionContext context, tcp::socket& socket, SessionHandle& handle)
@@ -100,6 +108,7 @@ class HttpConnection {
   std::string peer_;
   beast::flat_buffer buffer_{kMaxHeaderBytes + kBodyChunk};
   std::vector<char> body_buffer_;  // allocated on the first transfer that needs it
+  bool continue_sent_ = false;     // this request's "100 Continue" went out
 };
 
 asio::awaitable<void> HttpConnection::Run() {
@@ -115,6 +124,7 @@ asio::awaitable<void> HttpConnection::Run() {
     }
     handle_.busy = true;
     auto started = std::chrono::steady_clock::now();
+    continue_sent_ = false;
     Outcome outcome;
     if (error) {
       // Not HTTP, or headers too large: answer once, then close (the stream cannot be resynced).
@@ -133,6 +143,9 @@ asio::awaitable<void> HttpConnection::Run() {
     } else {
       outcome.keep_alive = parser.get().keep_alive();
       co_await Handle(parser, outcome);
+      // Whatever left its body unread cannot keep the connection: the bytes would be taken
+      // for the next request.
+      if (outcome.keep_alive && !parser.is_done()) outcome = {outcome.status, outcome.command, false, true};
     }
     context_.metrics.Record(service::Door::kHttp, outcome.command, outcome.status,
                             std::chrono::steady_clock::now() - started);
@@ -156,6 +169,10 @@ asio::awaitable<void> HttpConnection::Handle(RequestParser& parser, Outcome& out
   if (method == bhttp::verb::head) outcome.command = service::Command::kHead;
   if (method == bhttp::verb::put) outcome.command = service::Command::kPut;
   if (method == bhttp::verb::delete_) outcome.command = service::Command::kDelete;
+  if (context_.stopping.load()) outcome.keep_alive = false;  // draining: "Connection: close"
+  // Only a PUT reads its body; any other request's body is dropped here, so it is never
+  // taken for the next request.
+  if (method != bhttp::verb::put) co_await DiscardBody(parser, outcome);
   std::string_view target_text(request.target().data(), request.target().size());
   Result<http::Target> target = http::ParseTarget(target_text);
   if (!target.ok()) {
@@ -167,10 +184,7 @@ asio::awaitable<void> HttpConnection::Handle(RequestParser& parser, Outcome& out
     case Kind::kFile:
       if (read_only_method) co_return co_await HandleFile(parser, *target->file, outcome);
       if (method == bhttp::verb::put) co_return co_await HandlePut(parser, *target->file, outcome);
-      if (method == bhttp::verb::delete_) {
-        co_await DiscardBody(parser, outcome);
-        co_return co_await HandleDelete(parser, *target->file, outcome);
-      }
+      if (method == bhttp::verb::delete_) co_return co_await HandleDelete(parser, *target->file, outcome);
       break;
     case Kind::kFolder:
       if (read_only_method) co_return co_await HandleFolder(parser, target->folder, outcome);
@@ -215,7 +229,6 @@ asio::awaitable<void> HttpConnection::Handle(RequestParser& parser, Outcome& out
 asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const ObjectName& name,
                                                  Outcome& outcome) {
   bool head = parser.get().method() == bhttp::verb::head;
-  co_await DiscardBody(parser, outcome);
   auto opened = co_await Offload(context_.blocking_pool, [&] { return context_.service.Open(name); });
   if (!opened.ok()) {
     // A folder named without its final '/': send the browser there, as nginx does.
@@ -238,7 +251,7 @@ asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const Ob
   std::string etag = http::EntityTag(*entry.checksum);
   http::ReadConditions conditions{Header(parser, bhttp::field::if_none_match),
                                   Header(parser, bhttp::field::if_modified_since),
-                                  Header(parser, bhttp::field::range),
+                                  head ? std::string_view() : Header(parser, bhttp::field::range),
                                   Header(parser, bhttp::field::if_range)};
   http::ReadPlan plan = http::PlanRead(conditions, entry.size, entry.mtime, etag);
 
@@ -246,6 +259,9 @@ asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const Ob
   response.set(bhttp::field::etag, etag);
   response.set(bhttp::field::last_modified, http::FormatHttpDate(entry.mtime));
   response.set(bhttp::field::accept_ranges, "bytes");
+  // An uploaded .html or .svg must not run script as this origin (whose page uploads).
+  response.set("X-Content-Type-Options", "nosniff");
+  response.set("Content-Security-Policy", "sandbox");
   if (plan.status == 416) {
     response.set(bhttp::field::content_range, fmt::format("bytes */{}", entry.size));
     co_return co_await SendText(parser, outcome, bhttp::status::range_not_satisfiable,
@@ -290,7 +306,6 @@ asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const Ob
 asio::awaitable<void> HttpConnection::HandleFolder(RequestParser& parser, const std::string& folder,
                                                    Outcome& outcome) {
   outcome.command = service::Command::kList;
-  co_await DiscardBody(parser, outcome);
   auto entries = co_await Offload(context_.blocking_pool, [&] { return context_.service.List(folder); });
   if (!entries.ok()) co_return co_await SendError(parser, outcome, entries.status());
   if (entries->empty() && !folder.empty()) {
@@ -337,14 +352,15 @@ asio::awaitable<void> HttpConnection::HandlePut(RequestParser& parser, const Obj
     co_await DiscardBody(parser, outcome);
     co_return co_await SendError(parser, outcome, upload.status());
   }
-  // curl and others wait for this before sending a large body.
-  if (beast::iequals(Header(parser, bhttp::field::expect), "100-continue")) {
+  // curl and others wait for this before sending a large body (HTTP/1.1 only: RFC 9110 10.1.1).
+  if (ExpectsContinue(parser)) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     auto [error, written] = co_await asio::async_write(socket_, asio::buffer(kContinue), kNoThrow);
     if (error) {
-      outcome.keep_alive = false;
+      outcome = {kClientGone, outcome.command, false, false};
       co_return;
     }
+    continue_sent_ = true;
   }
   body_buffer_.resize(kBodyChunk);
   while (!parser.is_done()) {
@@ -355,7 +371,7 @@ asio::awaitable<void> HttpConnection::HandlePut(RequestParser& parser, const Obj
       // The client went away (or broke the chunked framing): nothing of the upload stays.
       spdlog::info("{} HTTP PUT {}: {} after {} bytes; nothing stored", peer_, name.str(),
                    error.message(), (*upload)->received());
-      outcome.keep_alive = false;
+      outcome = {kClientGone, outcome.command, false, false};
       co_return;
     }
     std::size_t got = body_buffer_.size() - parser.get().body().size;
@@ -446,12 +462,12 @@ asio::awaitable<void> HttpConnection::SendError(const RequestParser& parser, Out
 asio::awaitable<void> HttpConnection::DiscardBody(RequestParser& parser, Outcome& outcome) {
   if (parser.is_done()) co_return;
   boost::optional<std::uint64_t> length = parser.content_length();
-  bool expects_continue = beast::iequals(Header(parser, bhttp::field::expect), "100-continue");
-  if (expects_continue || !length || *length > kMaxDrainBytes) {
+  bool waiting_for_continue = ExpectsContinue(parser) && !continue_sent_;
+  if (waiting_for_continue || !length || *length > kMaxDrainBytes) {
     // Waiting for 100 Continue, the client has sent nothing: closing is clean. Else the
     // body may be on its way: read it off before closing so it does not reset the reply.
     outcome.keep_alive = false;
-    outcome.linger = !expects_continue;
+    outcome.linger = !waiting_for_continue;
     co_return;
   }
   char sink[8192];
@@ -471,15 +487,18 @@ asio::awaitable<void> HttpConnection::LingeringClose() {
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
   asio::steady_timer deadline(socket_.get_executor());
   deadline.expires_after(kLingerTime);
-  deadline.async_wait([this](error_code e) {
+  // The handler may already be queued when the read loop ends; then the socket may be gone.
+  auto alive = std::make_shared<bool>(true);
+  deadline.async_wait([this, alive](error_code e) {
     error_code cancel_error;
-    if (!e) socket_.cancel(cancel_error);
+    if (!e && *alive) socket_.cancel(cancel_error);
   });
   char sink[8192];
   while (true) {
     auto [error, read] = co_await socket_.async_read_some(asio::buffer(sink), kNoThrow);
     if (error) break;
   }
+  *alive = false;
   deadline.cancel();
 }
 

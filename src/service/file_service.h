@@ -63,7 +63,7 @@ class Upload {
   std::uint64_t received() const { return received_; }
   // Hashes the bytes a resumed upload found already written (before any Append).
   Status HashResumedBytes(std::uint64_t bytes);
-  // Whether a file of this name existed when the upload began (HTTP: 204 rather than 201).
+  // Whether a file of this name existed when the upload began (HTTP: 200 rather than 201).
   bool replaces() const { return replaces_; }
 
  private:
