@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "client/client.h"
@@ -194,6 +195,41 @@ TEST_F(RoundTrip, OneGiBBothWaysWithBoundedServerMemory) {
   std::uint64_t peak = std::max(peak_sampled, server_.PeakRssBytes());
   EXPECT_LT(peak, 64u << 20) << "server peak RSS " << (peak >> 20) << " MiB";
   RecordProperty("server_peak_rss_mib", static_cast<int>(peak >> 20));
+}
+
+}  // namespace
+}  // namespace ferry::testing
+
+namespace ferry::testing {
+namespace {
+
+TEST(ClientConfig, NamedServersAndPrecedence) {
+  Ferryd server;
+  TempDir local;
+  std::filesystem::path config = local / "config.toml";
+  std::ofstream(config) << "server = \"here\"\n[servers.here]\naddress = \"" << server.address()
+                        << "\"\n[servers.nowhere]\naddress = \"127.0.0.1:1\"\n";
+  auto ferry = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), FerryPath());
+    return RunProgram(args, std::chrono::seconds(30));
+  };
+  // The file's default server, a name given with --server, and an address.
+  EXPECT_EQ(ferry({"--config", config.string(), "ls"}).exit_code, 0);
+  EXPECT_EQ(ferry({"--config", config.string(), "--server", "here", "ls"}).exit_code, 0);
+  EXPECT_EQ(ferry({"--config", config.string(), "--server", "nowhere", "ls"}).exit_code, 1);
+  // FERRY_SERVER comes between --server and the file.
+  ::setenv("FERRY_SERVER", "nowhere", 1);
+  EXPECT_EQ(ferry({"--config", config.string(), "ls"}).exit_code, 1);
+  EXPECT_EQ(ferry({"--config", config.string(), "--server", "here", "ls"}).exit_code, 0);
+  ::unsetenv("FERRY_SERVER");
+  RunResult unknown = ferry({"--config", config.string(), "--server", "work", "ls"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("here, nowhere"), std::string::npos) << unknown.err;
+  std::ofstream(local / "bad.toml") << "sever = 1\n";
+  RunResult bad = ferry({"--config", (local / "bad.toml").string(), "ls"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("unknown key 'sever'"), std::string::npos) << bad.err;
+  EXPECT_EQ(ferry({"--config", (local / "missing.toml").string(), "ls"}).exit_code, 2);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/client.h"
+#include "client/config.h"
 #include "common/units.h"
 
 namespace {
@@ -175,10 +177,49 @@ int RunRemove(const Options& options, const std::string& text) {
   auto client = Connect(options);
   if (!client.ok()) return Fail(client.status());
   if (Status s = (*client)->Remove(*name); !s.ok()) return Fail(s);
+  if (options.json) std::cout << nlohmann::json{{"name", name->str()}, {"removed", true}}.dump() << "\n";
   return 0;
 }
 
 }  // namespace
+
+// --config, else FERRY_CONFIG, else $XDG_CONFIG_HOME/ferry/config.toml (~/.config/...). A file
+// named explicitly must exist; the default one may not.
+std::optional<std::filesystem::path> ConfigPath(const std::string& flag, bool& required) {
+  required = true;
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("FERRY_CONFIG"); env != nullptr && *env != '\0') return env;
+  required = false;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::filesystem::path(xdg) / "ferry/config.toml";
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::filesystem::path(home) / ".config/ferry/config.toml";
+  }
+  return std::nullopt;
+}
+
+// Reads the config file and picks the server (--server > FERRY_SERVER > the file's default).
+ferry::Status ChooseServer(const std::string& config_flag, std::optional<std::string> server_flag,
+                           std::string& server) {
+  bool required = false;
+  std::optional<std::filesystem::path> path = ConfigPath(config_flag, required);
+  ferry::client::ClientConfig config;
+  if (path && (required || std::filesystem::exists(*path))) {
+    std::ifstream in(*path);
+    if (!in) return Status::BadRequest(fmt::format("cannot read {}", path->string()));
+    std::string text{std::istreambuf_iterator<char>(in), {}};
+    auto parsed = ferry::client::ParseClientConfig(text);
+    if (!parsed.ok()) return Status::BadRequest(fmt::format("{}: {}", path->string(), parsed.status().message()));
+    config = std::move(*parsed);
+  }
+  std::optional<std::string> env;
+  if (const char* value = std::getenv("FERRY_SERVER"); value != nullptr && *value != '\0') env = value;
+  auto resolved = ferry::client::ResolveServer(std::move(server_flag), std::move(env), config);
+  if (!resolved.ok()) return resolved.status();
+  server = *resolved;
+  return Status::Ok();
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"ferry: list, download and upload files on a ferryd server", "ferry"};
@@ -186,12 +227,15 @@ int main(int argc, char** argv) {
   app.footer(
       "Names are paths relative to the server's root, with '/' between folders.\n"
       "Exit codes: 0 success, 1 the operation failed (message on stderr), 2 usage error.\n"
-      "Environment: FERRY_SERVER=HOST:PORT (the default server).");
+      "Environment: FERRY_SERVER (HOST:PORT or a server's name), FERRY_CONFIG (the config file).\n"
+      "Config file: ~/.config/ferry/config.toml, e.g.\n"
+      "  server = \"work\"\n  [servers.work]\n  address = \"files.example.com:7878\"");
   Options options;
-  const char* env_server = std::getenv("FERRY_SERVER");
-  options.server = env_server != nullptr ? env_server : "127.0.0.1:7878";
-  app.add_option("-s,--server", options.server, "server HOST:PORT (default: $FERRY_SERVER or "
-                                                "127.0.0.1:7878)");
+  std::string server_flag, config_flag;
+  app.add_option("-s,--server", server_flag,
+                 "HOST:PORT or a name from the config file (default: $FERRY_SERVER, the config "
+                 "file's server, 127.0.0.1:7878)");
+  app.add_option("--config", config_flag, "config file (default: ~/.config/ferry/config.toml)");
   app.add_flag("--json", options.json, "print JSON for scripts");
   app.require_subcommand(1);
 
@@ -217,6 +261,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     int code = app.exit(error);
     return code == 0 ? 0 : kExitUsage;
+  }
+  std::optional<std::string> chosen;
+  if (!server_flag.empty()) chosen = server_flag;
+  if (Status s = ChooseServer(config_flag, chosen, options.server); !s.ok()) {
+    std::cerr << "ferry: " << s.message() << "\n";
+    return kExitUsage;
   }
   if (*ls) return RunList(options, prefix, cached_only);
   if (*stat) return RunStat(options, name);
