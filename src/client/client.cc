@@ -296,6 +296,7 @@ Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
     Result<protocol::FileEntry> current = client.Stat(name);
     status = current.status();
     if (status.ok()) offset = ResumableBytes(fd, *current);
+    if (status.ok() && info != nullptr) info->from_cache = current->cached;
     if (status.ok() && offset == 0 && ::ftruncate(fd, 0) != 0) status = PosixError(errno, "truncate " + part);
     if (status.ok()) status = HashPrefix(fd, offset, hasher);
     if (status.ok() && ::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) status = PosixError(errno, "seek " + part);

@@ -70,6 +70,7 @@ class Client {
 // What a download or upload did, beyond the reply.
 struct TransferInfo {
   std::uint64_t resumed_from = 0;  // bytes that an interrupted earlier try had already moved
+  bool from_cache = false;         // a download: the file was in the server's cache
 };
 
 // Downloads `name` to `path` through PATH.ferry-part, renamed only once the whole file's

@@ -2,6 +2,7 @@
 // stderr), 2 usage error.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -14,6 +15,8 @@
 
 #include "client/client.h"
 #include "client/config.h"
+#include "client/progress.h"
+#include "client/transfers.h"
 #include "common/units.h"
 
 namespace {
@@ -30,6 +33,9 @@ constexpr int kExitUsage = 2;
 struct Options {
   std::string server;
   bool json = false;
+  bool quiet = false;
+  unsigned parallel = 4;
+  bool skip_existing = false;
 };
 
 int Fail(const Status& status) {
@@ -65,12 +71,6 @@ nlohmann::json ToJson(const FileEntry& entry) {
                       {"cached", entry.cached}};
   if (entry.checksum) j["checksum"] = entry.checksum->ToString();
   return j;
-}
-
-// ", resumed at 1.5 MiB" when an interrupted transfer was continued.
-std::string ResumedNote(const ferry::client::TransferInfo& info) {
-  if (info.resumed_from == 0) return "";
-  return fmt::format(", resumed at {}", ferry::FormatBytes(info.resumed_from));
 }
 
 int RunList(const Options& options, const std::string& prefix, bool cached_only) {
@@ -110,49 +110,90 @@ int RunStat(const Options& options, const std::string& text) {
   return 0;
 }
 
-int RunGet(const Options& options, const std::string& text, std::string output) {
-  auto name = NameArg(text);
-  if (!name) return kExitUsage;
-  if (output.empty()) output = std::filesystem::path(name->str()).filename().string();
-  auto client = Connect(options);
-  if (!client.ok()) return Fail(client.status());
-  ferry::client::TransferInfo info;
-  auto head = ferry::client::DownloadFile(**client, *name, output, nullptr, &info);
-  if (!head.ok()) return Fail(head.status());
-  if (output != "-" && !options.json) {
-    std::cerr << fmt::format("{} -> {} ({}{})\n", name->str(), output, ferry::FormatBytes(head->size),
-                             ResumedNote(info));
-  }
-  if (options.json) {
-    std::cout << nlohmann::json{{"name", name->str()}, {"path", output}, {"size", head->size},
-                                {"checksum", head->checksum.ToString()},
-                                {"resumed_from", info.resumed_from}}
-                     .dump()
-              << "\n";
-  }
-  return 0;
+// One JSON line per file (stable fields), for --json transfers.
+nlohmann::json ResultJson(const ferry::client::TransferResult& r) {
+  nlohmann::json j = {{"name", r.job.name.str()}, {"path", r.job.local.string()},
+                      {"size", r.job.size}, {"ok", r.status.ok()}, {"skipped", r.skipped},
+                      {"resumed_from", r.info.resumed_from}, {"from_cache", r.info.from_cache}};
+  if (r.status.ok()) j["checksum"] = r.checksum.ToString();
+  else j["error"] = r.status.ToString();
+  return j;
 }
 
-int RunPut(const Options& options, const std::string& path, std::string text) {
-  if (text.empty()) text = std::filesystem::path(path).filename().string();
-  auto name = NameArg(text);
-  if (!name) return kExitUsage;
+// Runs a planned batch with progress, JSON lines or a summary, and the per-file error list.
+int RunBatch(const Options& options, std::vector<ferry::client::TransferJob> jobs, bool download,
+             std::unique_ptr<Client> connected = nullptr) {
+  std::uint64_t total = 0;
+  for (const auto& job : jobs) total += job.size;
+  bool show_progress = !options.quiet && !options.json && ferry::client::IsTerminal(STDERR_FILENO);
+  auto started = std::chrono::steady_clock::now();
+  std::vector<ferry::client::TransferResult> results;
+  {
+    ferry::client::ProgressDisplay progress(show_progress, jobs.size(), total);
+    ferry::client::BatchOptions batch{.client = {.server = options.server},
+                                      .parallel = options.parallel,
+                                      .skip_existing = options.skip_existing,
+                                      .progress = &progress};
+    if (options.json) {
+      batch.on_done = [](const ferry::client::TransferResult& r) {
+        std::cout << ResultJson(r).dump() << "\n" << std::flush;
+      };
+    }
+    results = download ? ferry::client::RunDownloads(std::move(jobs), batch, std::move(connected))
+                       : ferry::client::RunUploads(std::move(jobs), batch, std::move(connected));
+  }
+  std::uint64_t bytes = 0, from_cache = 0, resumed = 0, failed = 0, skipped = 0;
+  for (const auto& r : results) {
+    if (!r.status.ok()) {
+      ++failed;
+      std::cerr << "ferry: " << r.job.name.str() << ": " << r.status.ToString() << "\n";
+      continue;
+    }
+    if (r.skipped) ++skipped;
+    else bytes += r.job.size - r.info.resumed_from;
+    from_cache += r.info.from_cache ? 1 : 0;
+    resumed += r.info.resumed_from > 0 ? 1 : 0;
+  }
+  if (!options.quiet && !options.json) {
+    std::string summary = ferry::client::RenderSummary(
+        results.size() - failed - skipped, bytes, std::chrono::steady_clock::now() - started,
+        from_cache, resumed, failed);
+    if (skipped > 0) summary += fmt::format(", {} already there", skipped);
+    std::cerr << summary << "\n";
+  }
+  return failed == 0 ? 0 : kExitFailed;
+}
+
+int RunGet(const Options& options, const std::string& what, const std::string& output, bool recursive) {
+  if (!recursive && !ferry::client::HasGlob(what) && !NameArg(what)) return kExitUsage;
   auto client = Connect(options);
   if (!client.ok()) return Fail(client.status());
-  ferry::client::TransferInfo info;
-  auto done = ferry::client::UploadFile(**client, path, *name, nullptr, &info);
-  if (!done.ok()) return Fail(done.status());
-  if (options.json) {
-    std::cout << nlohmann::json{{"name", name->str()}, {"path", path}, {"size", done->size},
-                                {"checksum", done->checksum.ToString()},
-                                {"resumed_from", info.resumed_from}}
-                     .dump()
-              << "\n";
-  } else {
-    std::cerr << fmt::format("{} -> {} ({}{})\n", path, name->str(), ferry::FormatBytes(done->size),
-                             ResumedNote(info));
+  auto jobs = ferry::client::PlanDownloads(**client, what, recursive, output);
+  if (!jobs.ok()) return Fail(jobs.status());
+  if (jobs->size() == 1 && jobs->front().size == 0) {  // one named file: its size for the bar
+    if (auto entry = (*client)->Stat(jobs->front().name); entry.ok()) jobs->front().size = entry->size;
   }
-  return 0;
+  return RunBatch(options, std::move(*jobs), /*download=*/true, std::move(*client));
+}
+
+int RunPut(const Options& options, const std::string& path, std::string text, bool recursive) {
+  std::vector<ferry::client::TransferJob> jobs;
+  if (recursive) {
+    auto planned = ferry::client::PlanUploadTree(path, text);
+    if (!planned.ok()) {
+      std::cerr << "ferry: " << planned.status().message() << "\n";
+      return kExitUsage;
+    }
+    jobs = std::move(*planned);
+  } else {
+    if (text.empty()) text = std::filesystem::path(path).filename().string();
+    auto name = NameArg(text);
+    if (!name) return kExitUsage;
+    std::error_code error;
+    auto size = std::filesystem::file_size(path, error);
+    jobs.push_back({*name, path, error ? 0 : size});
+  }
+  return RunBatch(options, std::move(jobs), /*download=*/false);
 }
 
 int RunStats(const Options& options) {
@@ -236,7 +277,8 @@ int main(int argc, char** argv) {
                  "HOST:PORT or a name from the config file (default: $FERRY_SERVER, the config "
                  "file's server, 127.0.0.1:7878)");
   app.add_option("--config", config_flag, "config file (default: ~/.config/ferry/config.toml)");
-  app.add_flag("--json", options.json, "print JSON for scripts");
+  app.add_flag("--json", options.json, "print JSON for scripts (transfers: one line per file)");
+  app.add_flag("-q,--quiet", options.quiet, "no progress bar, no summary");
   app.require_subcommand(1);
 
   std::string prefix, name, path, output;
@@ -246,12 +288,22 @@ int main(int argc, char** argv) {
   ls->add_flag("--cached", cached_only, "only files in the server's cache right now");
   auto* stat = app.add_subcommand("stat", "show a file's size, time, checksum and cache state");
   stat->add_option("name", name, "file name")->required();
-  auto* get = app.add_subcommand("get", "download a file (verified by its checksum)");
-  get->add_option("name", name, "file name")->required();
-  get->add_option("-o,--output", output, "where to write it ('-' for stdout; default: its base name)");
-  auto* put = app.add_subcommand("put", "upload a file (stored atomically, verified)");
-  put->add_option("path", path, "local file")->required();
-  put->add_option("name", name, "name on the server (default: the file's base name)");
+  bool recursive = false;
+  auto* get = app.add_subcommand("get", "download files (verified by checksum, resumed if interrupted)");
+  get->add_option("name", name, "file name, glob ('logs/*.gz'), or with -r a folder")->required();
+  get->add_option("dest", output, "output file, or folder for many (default: here)");
+  get->add_option("-o,--output", output, "same as DEST ('-' for stdout)");
+  auto* put = app.add_subcommand("put", "upload files (stored atomically, verified, resumed if interrupted)");
+  put->add_option("path", path, "local file, or with -r a folder")->required();
+  put->add_option("name", name, "name on the server (default: the file's base name); with -r a prefix");
+  for (CLI::App* transfer : {get, put}) {
+    transfer->add_flag("-r,--recursive", recursive, "a whole folder, into DEST/FOLDER/... (like cp -r)");
+    transfer->add_option("-P,--parallel", options.parallel, "transfers at once, each on its own connection")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    transfer->add_flag("--skip-existing", options.skip_existing,
+                       "skip files whose size and checksum already match (rsync's quick check)");
+  }
   auto* rm = app.add_subcommand("rm", "delete a file");
   rm->add_option("name", name, "file name")->required();
   auto* stats = app.add_subcommand("stats", "the server's cache counters: hits, misses, evictions...");
@@ -270,8 +322,8 @@ int main(int argc, char** argv) {
   }
   if (*ls) return RunList(options, prefix, cached_only);
   if (*stat) return RunStat(options, name);
-  if (*get) return RunGet(options, name, output);
-  if (*put) return RunPut(options, path, name);
+  if (*get) return RunGet(options, name, output, recursive);
+  if (*put) return RunPut(options, path, name, recursive);
   if (*rm) return RunRemove(options, name);
   if (*stats) return RunStats(options);
   return kExitUsage;
