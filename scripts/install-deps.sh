@@ -13,6 +13,7 @@ packages=(
   libxxhash-dev           # xxh128 checksums
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   libcurl4-openssl-dev
+  libedit-dev             # ferry shell: history and tab completion (BSD-licensed, unlike readline)
   libgtest-dev libgmock-dev libbenchmark-dev
   curl wget netcat-openbsd  # the integration tests drive ferryd with these too
 )

@@ -16,6 +16,7 @@
 #include "client/client.h"
 #include "client/config.h"
 #include "client/progress.h"
+#include "client/shell.h"
 #include "client/transfers.h"
 #include "common/units.h"
 
@@ -279,7 +280,7 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_flag, "config file (default: ~/.config/ferry/config.toml)");
   app.add_flag("--json", options.json, "print JSON for scripts (transfers: one line per file)");
   app.add_flag("-q,--quiet", options.quiet, "no progress bar, no summary");
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);  // none: the shell on a terminal
 
   std::string prefix, name, path, output;
   auto* ls = app.add_subcommand("ls", "list files (optionally only names starting with PREFIX)");
@@ -307,6 +308,8 @@ int main(int argc, char** argv) {
   auto* rm = app.add_subcommand("rm", "delete a file");
   rm->add_option("name", name, "file name")->required();
   auto* stats = app.add_subcommand("stats", "the server's cache counters: hits, misses, evictions...");
+  auto* shell = app.add_subcommand("shell", "an interactive prompt: ls, cd, get, put, rm... (also: ferry "
+                                            "with no command on a terminal)");
 
   try {
     app.parse(argc, argv);
@@ -326,5 +329,9 @@ int main(int argc, char** argv) {
   if (*put) return RunPut(options, path, name, recursive);
   if (*rm) return RunRemove(options, name);
   if (*stats) return RunStats(options);
+  if (*shell || (app.get_subcommands().empty() && ::isatty(STDIN_FILENO) == 1)) {
+    return ferry::client::RunShell({.server = options.server});
+  }
+  std::cerr << app.help();
   return kExitUsage;
 }
