@@ -64,11 +64,7 @@ bool ExpectsContinue(const RequestParser& parser) {
 class HttpConnection {
  public:
   HttpConnection(SessionContext context, tcp::socket& socket, SessionHandle& handle)
-      : context_(context), socket_(socket), handle_(handle) {
-    error_code ignored;
-    auto endpoint = socket_.remote_endpoint(ignored);
-    peer_ = ignored ? "?" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  }
+      : context_(context), socket_(socket), handle_(handle), peer_(PeerName(socket)) {}
 
   asio::awaitable<void> Run();
 

@@ -45,11 +45,7 @@ service::Command MetricsCommand(protocol::Command command) {
 class Connection {
  public:
   Connection(SessionContext context, tcp::socket& socket, SessionHandle& handle)
-      : context_(context), socket_(socket), handle_(handle) {
-    error_code ignored;
-    auto endpoint = socket_.remote_endpoint(ignored);
-    peer_ = ignored ? "?" : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  }
+      : context_(context), socket_(socket), handle_(handle), peer_(PeerName(socket)) {}
 
   asio::awaitable<void> Run();
 

@@ -75,6 +75,13 @@ asio::awaitable<bool> FollowFill(tcp::socket& socket, cache::FillProgress& fill,
 
 }  // namespace
 
+std::string PeerName(const tcp::socket& socket) {
+  boost::system::error_code error;
+  auto endpoint = socket.remote_endpoint(error);
+  if (error) return "?";
+  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
 asio::awaitable<bool> SendDownload(tcp::socket& socket, service::Download& download,
                                    asio::thread_pool& pool, std::vector<char>& buffer,
                                    std::string_view peer) {

@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -33,6 +34,9 @@ boost::asio::awaitable<std::invoke_result_t<F&>> Offload(boost::asio::thread_poo
       boost::asio::use_awaitable);
   co_return std::move(*result);
 }
+
+// "127.0.0.1:40213", or "?" once the client is gone: how logs name a connection.
+std::string PeerName(const boost::asio::ip::tcp::socket& socket);
 
 // Sends a GET's body: `download.head.length` bytes from `download.offset`, with sendfile
 // (zero-copy from the page cache) when the file has a descriptor, following a cache fill as
