@@ -128,6 +128,15 @@ TEST_F(ManyFiles, GlobsMatchWithinAFolderAndFailuresAreListedPerFile) {
                             {"a.gz", FileChecksum(server_.data() / "logs/a.gz")},
                             {"b.gz", FileChecksum(server_.data() / "logs/b.gz")}}));
   EXPECT_EQ(Ferry({"get", "logs/*.zip", dest.string()}).exit_code, 1) << "nothing matches";
+  // Two matches with one base name would overwrite each other: refused before any transfer.
+  for (std::string name : {"x/same.gz", "y/same.gz"}) {
+    fs::create_directories((server_.data() / name).parent_path());
+    std::ofstream(server_.data() / name) << name;
+  }
+  RunResult clash = Ferry({"get", "*/same.gz", (local_ / "clash").string()});
+  EXPECT_EQ(clash.exit_code, 1);
+  EXPECT_NE(clash.err.find("x/same.gz and y/same.gz would both land in"), std::string::npos) << clash.err;
+  EXPECT_FALSE(fs::exists(local_ / "clash" / "same.gz"));
 
   // One file cannot land (a folder holds its part file's name): the others do, the exit is 1,
   // and the error names the file.

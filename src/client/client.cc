@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -88,6 +89,7 @@ Status Client::SendRaw(std::string_view bytes) {
     ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (sent < 0) {
       if (errno == EINTR) continue;
+      in_step_ = false;
       return NetworkError(errno, "send");
     }
     bytes.remove_prefix(static_cast<std::size_t>(sent));
@@ -104,13 +106,17 @@ Result<std::string> Client::ReadLine() {
       if (!line.empty() && line.back() == '\r') line.pop_back();
       return line;
     }
-    if (buffer_.size() - begin_ > kMaxReplyLine) return Status::Internal("reply line too long");
+    if (buffer_.size() - begin_ > kMaxReplyLine) {
+      in_step_ = false;
+      return Status::Internal("reply line too long");
+    }
     buffer_.erase(0, begin_);
     begin_ = 0;
     std::size_t old = buffer_.size();
     buffer_.resize(old + 16384);
     ssize_t got = ::recv(fd_, buffer_.data() + old, 16384, 0);
     buffer_.resize(old + static_cast<std::size_t>(std::max<ssize_t>(got, 0)));
+    if (got == 0 || (got < 0 && errno != EINTR)) in_step_ = false;
     if (got == 0) return Status::Internal("the server closed the connection");
     if (got < 0 && errno != EINTR) return NetworkError(errno, "receive");
   }
@@ -150,7 +156,10 @@ Result<std::vector<T>> Client::ReadCounted(Result<T> (*parse)(std::string_view))
     Result<std::string> line = ReadLine();
     if (!line.ok()) return line.status();
     Result<T> item = parse(*line);
-    if (!item.ok()) return item.status();
+    if (!item.ok()) {
+      in_step_ = false;
+      return item.status();
+    }
     items.push_back(std::move(*item));
   }
   return items;
@@ -179,7 +188,10 @@ Result<protocol::GetHead> Client::Get(const ObjectName& name, std::uint64_t offs
   if (!line.ok()) return line.status();
   Result<protocol::GetHead> head = protocol::ParseGetHead(*line);
   if (!head.ok()) return head.status();
-  if (Status s = ReadExact(head->length, sink); !s.ok()) return s;
+  if (Status s = ReadExact(head->length, sink); !s.ok()) {
+    in_step_ = false;  // the rest of the body is still coming
+    return s;
+  }
   return head;
 }
 
@@ -212,7 +224,10 @@ Result<protocol::PutDone> Client::Put(const ObjectName& name, int fd, std::uint6
   if (*offset > size) return Status::Internal(fmt::format("the server resumes at {} of {} bytes", *offset, size));
   if (resumed_from != nullptr) *resumed_from = *offset;
   if (progress) progress(*offset);
-  if (Status s = SendFileBytes(fd, *offset, size, progress); !s.ok()) return s;
+  if (Status s = SendFileBytes(fd, *offset, size, progress); !s.ok()) {
+    in_step_ = false;  // the server still waits for the rest of the body
+    return s;
+  }
   line = ReadLine();
   if (!line.ok()) return line.status();
   return protocol::ParsePutDone(*line);
@@ -291,6 +306,11 @@ Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
   Hasher hasher(ChecksumAlgo::kXxh128);
   std::uint64_t offset = 0;
   Status status;
+  // One download per part file: two writers would truncate and interleave each other.
+  if (!in_place && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Status::Conflict(fmt::format("{} is being downloaded by another ferry", path));
+  }
   if (!in_place) {
     // Which version is current decides whether the part file's bytes still count.
     Result<protocol::FileEntry> current = client.Stat(name);
@@ -332,12 +352,12 @@ Result<protocol::GetHead> DownloadFile(Client& client, const ObjectName& name,
     return status.ok() ? head : Result<protocol::GetHead>(status);
   }
   if (status.ok() && ::fsync(fd) != 0) status = PosixError(errno, fmt::format("sync {}", part));
-  if (status.ok()) ::fremovexattr(fd, kPartSourceXattr);
   bool keep_part = !corrupt && ::fstat(fd, &st) == 0 && st.st_size > 0;
-  ::close(fd);
   if (status.ok() && ::rename(part.c_str(), path.c_str()) != 0) {
     status = PosixError(errno, fmt::format("rename to {}", path));
   }
+  if (status.ok()) ::fremovexattr(fd, kPartSourceXattr);  // the file is complete now
+  ::close(fd);
   if (!status.ok()) {
     // An interrupted download keeps its bytes for the next try; wrong bytes never stay.
     if (!keep_part) ::unlink(part.c_str());

@@ -50,6 +50,9 @@ class Client {
   Status Remove(const ObjectName& name);
   Result<std::vector<protocol::StatValue>> Stats();
   Status Quit();
+  // False once a request or reply was cut short (a body not fully sent or read, a broken
+  // socket): the connection is out of step and must not carry another request.
+  bool in_step() const { return in_step_; }
 
  private:
   explicit Client(int fd) : fd_(fd) {}
@@ -63,6 +66,7 @@ class Client {
   Result<std::vector<T>> ReadCounted(Result<T> (*parse)(std::string_view));
 
   int fd_;
+  bool in_step_ = true;
   std::string buffer_;  // received, not yet consumed
   std::size_t begin_ = 0;
 };

@@ -166,6 +166,10 @@ int RunBatch(const Options& options, std::vector<ferry::client::TransferJob> job
 }
 
 int RunGet(const Options& options, const std::string& what, const std::string& output, bool recursive) {
+  if (options.json && output == "-") {
+    std::cerr << "ferry: --json and -o - would mix JSON into the file on stdout\n";
+    return kExitUsage;
+  }
   if (!recursive && !ferry::client::HasGlob(what) && !NameArg(what)) return kExitUsage;
   auto client = Connect(options);
   if (!client.ok()) return Fail(client.status());
@@ -205,7 +209,10 @@ int RunStats(const Options& options) {
   if (options.json) {
     // Numbers as numbers: every STATS value is a decimal number.
     nlohmann::json object = nlohmann::json::object();
-    for (const auto& v : *values) object[v.name] = nlohmann::json::parse(v.value);
+    for (const auto& v : *values) {
+      nlohmann::json number = nlohmann::json::parse(v.value, nullptr, /*allow_exceptions=*/false);
+      object[v.name] = number.is_number() ? number : nlohmann::json(v.value);
+    }
     std::cout << object.dump() << "\n";
   } else {
     for (const auto& v : *values) std::cout << fmt::format("{:<18} {}\n", v.name, v.value);

@@ -354,7 +354,7 @@ int Shell::Run() {
     if (!last.ok()) {
       std::cerr << "error: " << last.ToString() << "\n";
       // A broken connection is made anew by the next command.
-      if (last.code() >= Code::kInternal) client_.reset();
+      if (client_ && !client_->in_step()) client_.reset();
     }
   }
   if (terminal) std::cout << "\n";

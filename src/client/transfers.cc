@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -50,7 +51,7 @@ std::vector<TransferResult> RunBatch(
       }
       if (client) result = transfer(*client, jobs[i]);
       // A broken connection is not reused: the next file gets a fresh one.
-      if (!result->status.ok() && result->status.code() >= Code::kInternal) client.reset();
+      if (client && !client->in_step()) client.reset();
       if (options.progress) options.progress->FileDone(jobs[i].size);
       std::lock_guard lock(done_mutex);
       if (options.on_done) options.on_done(*result);
@@ -95,9 +96,13 @@ Result<std::vector<TransferJob>> PlanDownloads(Client& client, const std::string
   std::string parent = slash == std::string::npos ? "" : pattern.substr(0, slash + 1);
   auto entries = client.List(recursive ? pattern + "/" : parent);
   if (!entries.ok()) return entries.status();
+  std::map<fs::path, std::string> targets;
   for (protocol::FileEntry& entry : *entries) {
     fs::path local;
     if (recursive) {
+      // Whole segments only: "a/b" brings "a/b/x", never "a/bc" (nor a name that would
+      // climb out of DEST).
+      if (!entry.name.starts_with(pattern + "/")) continue;
       local = folder / entry.name.substr(parent.size());  // "a/b" -> DEST/b/...
     } else {
       if (::fnmatch(pattern.c_str(), entry.name.c_str(), FNM_PATHNAME | FNM_PERIOD) != 0) continue;
@@ -105,6 +110,11 @@ Result<std::vector<TransferJob>> PlanDownloads(Client& client, const std::string
     }
     Result<ObjectName> name = ObjectName::FromDecoded(entry.name);
     if (!name.ok()) continue;  // the server lists only valid names
+    auto [earlier, fresh] = targets.emplace(local, entry.name);
+    if (!fresh) {
+      return Status::BadRequest(fmt::format("{} and {} would both land in {}", earlier->second,
+                                            entry.name, local.string()));
+    }
     jobs.push_back({std::move(*name), local, entry.size});
   }
   if (jobs.empty()) return Status::NotFound(fmt::format("nothing on the server matches '{}'", what));

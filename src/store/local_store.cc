@@ -241,8 +241,12 @@ class LocalStore final : public Store {
   }
 
   void ExpirePartials(std::chrono::seconds max_age) override {
-    DIR* stream = ::fdopendir(::openat(partial_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (stream == nullptr) return;
+    int dir = ::openat(partial_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR* stream = dir < 0 ? nullptr : ::fdopendir(dir);
+    if (stream == nullptr) {
+      if (dir >= 0) ::close(dir);
+      return;
+    }
     std::vector<std::string> old;
     auto now = std::chrono::system_clock::now().time_since_epoch();
     while (dirent* entry = ::readdir(stream)) {
@@ -252,9 +256,11 @@ class LocalStore final : public Store {
     }
     ::closedir(stream);
     for (const std::string& leaf : old) {
-      // A writer holds its partial locked: skip those in use.
+      // A writer holds its partial locked: skip those in use, and those used since the scan.
       Fd file(::openat(partial_.get(), leaf.c_str(), O_RDONLY | O_CLOEXEC));
-      if (file.get() < 0 || ::flock(file.get(), LOCK_EX | LOCK_NB) != 0) continue;
+      struct stat st;
+      if (file.get() < 0 || ::flock(file.get(), LOCK_EX | LOCK_NB) != 0 || ::fstat(file.get(), &st) != 0) continue;
+      if (now - std::chrono::seconds(st.st_mtim.tv_sec) <= max_age) continue;
       ::unlinkat(partial_.get(), leaf.c_str(), 0);
     }
   }
@@ -319,11 +325,23 @@ class LocalStore final : public Store {
       }
     }
     std::string partial_name(resume_key);
-    Fd file(::openat(partial_.get(), partial_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (file.get() < 0) return PosixError(errno, "open the partial upload");
-    // One writer per partial: a second client resuming the same upload would interleave.
-    if (::flock(file.get(), LOCK_EX | LOCK_NB) != 0) {
-      return Status::Conflict(fmt::format("{}: the same upload is in progress", name.str()));
+    Fd file;
+    for (int attempt = 0;; ++attempt) {
+      file = Fd(::openat(partial_.get(), partial_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+      if (file.get() < 0) return PosixError(errno, "open the partial upload");
+      // One writer per partial: a second client resuming the same upload would interleave.
+      if (::flock(file.get(), LOCK_EX | LOCK_NB) != 0) {
+        return Status::Conflict(fmt::format("{}: the same upload is in progress", name.str()));
+      }
+      // Locked, but still the file under that name? Its last holder (a commit, a discard, an
+      // expiry) may have unlinked it between our open and our lock.
+      struct stat held, named;
+      if (::fstat(file.get(), &held) == 0 && held.st_nlink > 0 &&
+          ::fstatat(partial_.get(), partial_name.c_str(), &named, 0) == 0 &&
+          held.st_ino == named.st_ino) {
+        break;
+      }
+      if (attempt == 3) return Status::Busy("the partial upload keeps changing; retry");
     }
     off_t end = ::lseek(file.get(), 0, SEEK_END);
     if (end < 0) return PosixError(errno, "open the partial upload");

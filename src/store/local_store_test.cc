@@ -173,5 +173,52 @@ TEST_F(LocalStoreTest, ChecksumIsRememberedUntilTheFileChanges) {
   EXPECT_FALSE(store_->RememberedChecksum(**changed));
 }
 
+TEST_F(LocalStoreTest, ResumableWritesContinueAndHaveOneWriterAtATime) {
+  {
+    auto first = store_->BeginWrite(Name("r.bin"), "key1");
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    EXPECT_EQ((*first)->resumed(), 0u);
+    ASSERT_TRUE((*first)->Append("hello ").ok());
+    auto second = store_->BeginWrite(Name("r.bin"), "key1");
+    EXPECT_EQ(second.status().code(), Code::kConflict) << "one writer per partial";
+  }  // interrupted: the bytes stay
+  EXPECT_EQ(Get("r.bin").substr(0, 1), "<") << "nothing visible before a commit";
+  {
+    auto again = store_->BeginWrite(Name("r.bin"), "key1");
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ((*again)->resumed(), 6u);
+    ASSERT_TRUE((*again)->Append("world").ok());
+    ASSERT_TRUE((*again)->Commit(kAnyChecksum).ok());
+  }
+  EXPECT_EQ(Get("r.bin"), "hello world");
+  EXPECT_TRUE(std::filesystem::is_empty(Root() / ".ferry/partial")) << "the partial became the file";
+
+  {
+    auto discarded = store_->BeginWrite(Name("d.bin"), "key2");
+    ASSERT_TRUE((*discarded)->Append("wrong").ok());
+    (*discarded)->Discard();
+  }
+  auto fresh = store_->BeginWrite(Name("d.bin"), "key2");
+  EXPECT_EQ((*fresh)->resumed(), 0u) << "a discarded partial is gone";
+  EXPECT_EQ(store_->BeginWrite(Name("d.bin"), "../x").status().code(), Code::kInternal);
+}
+
+TEST_F(LocalStoreTest, OldPartialsExpireButNotOnesInUse) {
+  {
+    auto old = store_->BeginWrite(Name("old.bin"), "old");
+    ASSERT_TRUE((*old)->Append("x").ok());
+  }
+  auto busy = store_->BeginWrite(Name("busy.bin"), "busy");
+  ASSERT_TRUE((*busy)->Append("y").ok());
+  // Age both by 2 hours.
+  for (std::string leaf : {"old", "busy"}) {
+    timespec times[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 7200, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, (Root() / ".ferry/partial" / leaf).c_str(), times, 0), 0);
+  }
+  store_->ExpirePartials(std::chrono::hours(1));
+  EXPECT_FALSE(std::filesystem::exists(Root() / ".ferry/partial/old"));
+  EXPECT_TRUE(std::filesystem::exists(Root() / ".ferry/partial/busy")) << "its writer holds it";
+}
+
 }  // namespace
 }  // namespace ferry::store
