@@ -359,6 +359,13 @@ asio::awaitable<void> HttpConnection::HandlePut(RequestParser& parser, const Obj
     continue_sent_ = true;
   }
   body_buffer_.resize(kBodyChunk);
+  // Beast reads at most what the buffer has room for: without room, 512 bytes per recv.
+  // Room for the upload only, so idle keep-alive connections stay small.
+  buffer_.reserve(kBodyChunk);
+  struct ShrinkAfter {
+    beast::flat_buffer& buffer;
+    ~ShrinkAfter() { buffer.shrink_to_fit(); }
+  } shrink_after{buffer_};
   while (!parser.is_done()) {
     parser.get().body().data = body_buffer_.data();
     parser.get().body().size = body_buffer_.size();
