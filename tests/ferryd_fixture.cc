@@ -69,14 +69,15 @@ Ferryd::~Ferryd() {
 void Ferryd::Start() {
   std::filesystem::path ready = dir_ / "ready";
   std::filesystem::remove(ready);
-  std::vector<std::string> args = {FerrydPath(),    "--listen",      "127.0.0.1:0",
-                                   "--http-listen", "127.0.0.1:0",   "--data",
-                                   data().string(), "--cache",       cache().string(),
-                                   "--ready-file",  ready.string(),  "--threads",
-                                   "2",             "--log-level",   "debug"};
+  // setpriv --pdeathsig: ferryd dies with the test process even when the test is killed
+  // before its destructors run (a timeout, a closed pipe), so no server outlives its test.
+  std::vector<std::string> args = {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--", FerrydPath(),
+                                   "--listen", "127.0.0.1:0", "--data", data().string(),
+                                   "--cache", cache().string(), "--ready-file", ready.string(),
+                                   "--threads", "2", "--log-level", "debug"};
   // A test's own --http-listen replaces the default (CLI11 refuses an option given twice).
-  if (std::find(extra_args_.begin(), extra_args_.end(), "--http-listen") != extra_args_.end()) {
-    args.erase(args.begin() + 3, args.begin() + 5);
+  if (std::find(extra_args_.begin(), extra_args_.end(), "--http-listen") == extra_args_.end()) {
+    args.insert(args.end(), {"--http-listen", "127.0.0.1:0"});
   }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   posix_spawn_file_actions_t actions;
