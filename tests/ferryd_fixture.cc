@@ -132,6 +132,15 @@ std::size_t RegularFilesIn(const std::filesystem::path& folder) {
 }
 }  // namespace
 
+bool Eventually(const std::function<bool()>& condition) {
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (!condition()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 std::size_t Ferryd::TmpFiles() const { return RegularFilesIn(data() / ".ferry/tmp"); }
 std::size_t Ferryd::PartialFiles() const { return RegularFilesIn(data() / ".ferry/partial"); }
 

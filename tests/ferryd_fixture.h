@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -121,6 +122,9 @@ class CuttingProxy {
   std::array<std::atomic<std::uint64_t>, 2> forwarded_{};
   std::thread thread_;
 };
+
+// Waits up to 10 s for `condition`, checking every 5 ms; false if it never held.
+bool Eventually(const std::function<bool()>& condition);
 
 // Deterministic pseudo-random bytes (xorshift), fast enough for gigabytes.
 void WriteRandomFile(const std::filesystem::path& path, std::uint64_t size, std::uint64_t seed);

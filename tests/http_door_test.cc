@@ -432,7 +432,7 @@ TEST_F(HttpDoor, OneCacheForBothDoors) {
     RunResult stats = RunProgram({FerryPath(), "--server", server_.address(), "--json", "stats"});
     return nlohmann::json::parse(stats.out)["fills_in_flight"] == 0;
   };
-  for (int i = 0; i < 200 && !fills_done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(Eventually(fills_done));
   Reply http = Get("/files/hot.bin");
   EXPECT_EQ(http.headers["x-cache"], "HIT");
   EXPECT_EQ(FileChecksum(http.body_file), FileChecksum(file));

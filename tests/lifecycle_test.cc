@@ -13,17 +13,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Waits up to 10 s for `condition`.
-template <typename F>
-bool Eventually(F condition) {
-  auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
-
 TEST(Lifecycle, KilledClientMidUploadLeavesTheDataFolderUnchanged) {
   Ferryd server;
   TempDir local;

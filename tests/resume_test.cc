@@ -43,15 +43,6 @@ bool PartialsUnlocked(const fs::path& folder) {
   return true;
 }
 
-bool Eventually(const std::function<bool()>& condition) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
-
 class Resume : public ::testing::Test {
  protected:
   RunResult Ferry(std::vector<std::string> args, int port) {

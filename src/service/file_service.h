@@ -1,5 +1,5 @@
 // FileService: LIST, STAT, GET, PUT and DEL over the data store and its cache, for every door
-// (native protocol now, HTTP later). No sockets here: a session parses a request, calls the
+// (the native protocol and HTTP). No sockets here: a session parses a request, calls the
 // service, and streams what it returns.
 //
 // All calls may block on disk (stat, open, checksum of a file seen for the first time, fsync),
