@@ -18,6 +18,7 @@ std::string_view CodeReason(Code code) {
     case Code::kTooLarge: return "too large";
     case Code::kBadRange: return "bad range";
     case Code::kChecksumMismatch: return "checksum mismatch";
+    case Code::kTooManyRequests: return "too many requests";
     case Code::kInternal: return "internal error";
     case Code::kBusy: return "busy";
     case Code::kInsufficientStorage: return "insufficient storage";
@@ -27,7 +28,7 @@ std::string_view CodeReason(Code code) {
 
 Code CodeFromNumber(int number) {
   switch (number) {
-    case 200: case 400: case 401: case 403: case 404: case 409: case 413: case 416: case 422:
+    case 200: case 400: case 401: case 403: case 404: case 409: case 413: case 416: case 422: case 429:
     case 500: case 503: case 507:
       return static_cast<Code>(number);
     default:

@@ -23,6 +23,7 @@ enum class Code : int {
   kTooLarge = 413,
   kBadRange = 416,
   kChecksumMismatch = 422,
+  kTooManyRequests = 429,
   kInternal = 500,
   kBusy = 503,
   kInsufficientStorage = 507,
@@ -47,6 +48,8 @@ class [[nodiscard]] Status {
   static Status BadRange(std::string m) { return {Code::kBadRange, std::move(m)}; }
   static Status ChecksumMismatch(std::string m) { return {Code::kChecksumMismatch, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status Unauthenticated(std::string m) { return {Code::kUnauthenticated, std::move(m)}; }
+  static Status TooManyRequests(std::string m) { return {Code::kTooManyRequests, std::move(m)}; }
   static Status Busy(std::string m) { return {Code::kBusy, std::move(m)}; }
   static Status InsufficientStorage(std::string m) {
     return {Code::kInsufficientStorage, std::move(m)};
