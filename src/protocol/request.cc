@@ -18,7 +18,8 @@ struct CommandSpec {
   std::size_t max_args;
 };
 
-constexpr std::array<CommandSpec, 7> kCommands = {{
+constexpr std::array<CommandSpec, 8> kCommands = {{
+    {"AUTH", Command::kAuth, 1, 1},
     {"LIST", Command::kList, 0, 1},
     {"STAT", Command::kStat, 1, 1},
     {"GET", Command::kGet, 1, 3},
@@ -67,6 +68,14 @@ Result<Request> ParseArgs(const CommandSpec& spec, const std::vector<std::string
     return request;
   }
   if (spec.command == Command::kQuit || spec.command == Command::kStats) return request;
+  if (spec.command == Command::kAuth) {
+    // Printable ASCII: a token is a secret string, not a name, and is never percent-decoded.
+    for (char c : args[0]) {
+      if (c <= ' ' || c > '~') return Status::BadRequest("a token is printable ASCII");
+    }
+    request.token = std::string(args[0]);
+    return request;
+  }
 
   Result<ObjectName> name = ObjectName::FromWire(args[0]);
   if (!name.ok()) return name.status();
@@ -161,6 +170,8 @@ std::string EncodeRequest(const Request& request) {
       return fmt::format("DEL {}\n", request.name->ToWire());
     case Command::kStats:
       return "STATS\n";
+    case Command::kAuth:
+      return fmt::format("AUTH {}\n", request.token);
     case Command::kQuit:
       return "QUIT\n";
   }

@@ -6,6 +6,7 @@
 //   PUT <name> [size [checksum]]      then exactly <size> bytes, or bytes until half-close
 //   DEL <name>
 //   STATS
+//   AUTH <token>                      who the connection is (docs/security.md)
 //   QUIT
 // Commands are case-insensitive; arguments are separated by spaces; names and prefixes are
 // percent-encoded. Numbers are decimal, unsigned, and fit in int64.
@@ -22,7 +23,7 @@
 
 namespace ferry::protocol {
 
-enum class Command { kList, kStat, kGet, kPut, kDel, kStats, kQuit };
+enum class Command { kList, kStat, kGet, kPut, kDel, kStats, kAuth, kQuit };
 
 struct Request {
   Command command = Command::kQuit;
@@ -35,6 +36,7 @@ struct Request {
   // PUT <name> <size> <checksum> resume: the server first answers "CONTINUE <offset>" (the
   // bytes it already holds of this exact upload), then the client sends the rest.
   bool resume = false;
+  std::string token;  // AUTH
 };
 
 // The bytes that follow a request line on the wire. Known even when the request is refused

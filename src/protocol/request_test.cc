@@ -36,6 +36,9 @@ TEST(Request, ParsesEveryCommand) {
   EXPECT_TRUE(Parse("PUT f 5 xxh128:99aa06d3014798d86001c324468d497f resume").resume);
   EXPECT_EQ(Parse("DEL f").command, Command::kDel);
   EXPECT_EQ(Parse("QUIT").command, Command::kQuit);
+  Request auth = Parse("AUTH s3cr%20t");
+  EXPECT_EQ(auth.command, Command::kAuth);
+  EXPECT_EQ(auth.token, "s3cr%20t");  // a token is never percent-decoded
 }
 
 TEST(Request, CommandsAreCaseInsensitiveAndSpacesFold) {
@@ -49,7 +52,7 @@ TEST(Request, EveryMalformedLineIs400) {
                            "GET a 99999999999999999999", "PUT a -5", "PUT a 5x", "PUT a 5 md5:00",
                            "PUT a 5 xxh128:zz", "PUT a 1 xxh128:99aa06d3014798d86001c324468d497f x",
                            "GET ../x", "GET /etc/passwd", "STAT a%00b", "DEL %", "LIST ../",
-                           "GET a%0aQUIT"}) {
+                           "GET a%0aQUIT", "AUTH", "AUTH a b", "AUTH \x01x", "AUTH t\xc3\xa9"}) {
     EXPECT_EQ(Refusal(line), Code::kBadRequest) << line;
   }
   EXPECT_EQ(Refusal("GET .ferry/tmp/x"), Code::kForbidden);
@@ -82,6 +85,7 @@ TEST(Request, EncodeParseRoundTrip) {
                       .size = 3, .checksum = Checksum::Parse("sha256:" + std::string(64, 'a'))});
   requests.push_back({.command = Command::kPut, .name = *ObjectName::FromDecoded("b")});
   requests.push_back({.command = Command::kDel, .name = *ObjectName::FromDecoded("c")});
+  requests.push_back({.command = Command::kAuth, .token = "t0ken:with/odd~chars"});
   requests.push_back({.command = Command::kQuit});
   for (const Request& original : requests) {
     std::string line = EncodeRequest(original);
@@ -93,6 +97,7 @@ TEST(Request, EncodeParseRoundTrip) {
     EXPECT_EQ(parsed.offset, original.offset) << line;
     EXPECT_EQ(parsed.length, original.length) << line;
     EXPECT_EQ(parsed.size, original.size) << line;
+    EXPECT_EQ(parsed.token, original.token) << line;
     EXPECT_EQ(parsed.checksum, original.checksum) << line;
   }
 }

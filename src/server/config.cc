@@ -1,6 +1,10 @@
 #include "server/config.h"
 
+#include <algorithm>
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -13,15 +17,135 @@
 namespace ferry::server {
 namespace {
 
-// Keys of the TOML file; each is also a flag of the same name.
-constexpr std::string_view kKnownKeys[] = {"listen",           "http-listen",
-                                           "data",             "cache",
-                                           "cache-max-bytes",  "cache-max-object",
-                                           "cache-policy",     "max-upload",
-                                           "partial-ttl",
-                                           "trace-out",        "trace-max-bytes",
-                                           "threads",          "log-level",
-                                           "drain-timeout-ms"};
+// One option: a flag `--name` and a TOML key `name`, both read as text and converted here,
+// so the command line and the file cannot disagree on what a value means.
+struct Option {
+  const char* name;
+  const char* help;
+  bool is_flag;  // a switch: "--read-only" on the command line, true/false in the file
+  Status (*apply)(std::string_view text, Config& config);
+  std::string (*show)(const Config& config);  // the default, for --help
+};
+
+Status Size(std::string_view text, std::uint64_t& target) {
+  Result<std::uint64_t> size = ParseByteSize(text);
+  if (!size.ok()) return size.status();
+  target = *size;
+  return Status::Ok();
+}
+
+Status Duration(std::string_view text, std::chrono::seconds& target) {
+  Result<std::chrono::seconds> duration = ParseDuration(text);
+  if (!duration.ok()) return duration.status();
+  target = *duration;
+  return Status::Ok();
+}
+
+Status Count(std::string_view text, unsigned& target, std::uint64_t max) {
+  std::uint64_t number = 0;
+  if (!ParseUint(text, number) || number > max) {
+    return Status::BadRequest(fmt::format("'{}' is not a number from 0 to {}", text, max));
+  }
+  target = static_cast<unsigned>(number);
+  return Status::Ok();
+}
+
+Status Switch(std::string_view text, bool& target) {
+  if (text != "true" && text != "false") {
+    return Status::BadRequest(fmt::format("'{}' is not true or false", text));
+  }
+  target = text == "true";
+  return Status::Ok();
+}
+
+template <typename T>
+std::string Show(const T& value) {
+  if constexpr (std::is_same_v<T, std::chrono::seconds>) return fmt::format("{}s", value.count());
+  else if constexpr (std::is_same_v<T, std::filesystem::path>) return value.string();
+  else if constexpr (std::is_same_v<T, bool>) return value ? "true" : "false";
+  else return fmt::format("{}", value);
+}
+
+#define FERRY_TEXT(field) \
+  [](std::string_view t, Config& c) { c.field = std::string(t); return Status::Ok(); }, \
+  [](const Config& c) { return Show(c.field); }
+#define FERRY_SIZE(field) \
+  [](std::string_view t, Config& c) { return Size(t, c.field); }, \
+  [](const Config& c) { return FormatBytes(c.field); }
+#define FERRY_DURATION(field) \
+  [](std::string_view t, Config& c) { return Duration(t, c.field); }, \
+  [](const Config& c) { return Show(c.field); }
+#define FERRY_COUNT(field, max) \
+  [](std::string_view t, Config& c) { return Count(t, c.field, max); }, \
+  [](const Config& c) { return Show(c.field); }
+#define FERRY_SWITCH(field) \
+  [](std::string_view t, Config& c) { return Switch(t, c.field); }, \
+  [](const Config& c) { return Show(c.field); }
+
+const Option kOptions[] = {
+    {"listen", "HOST:PORT for the native protocol (port 0: any free)", false, FERRY_TEXT(listen)},
+    {"http-listen", "HOST:PORT for HTTP/1.1 (docs/http.md); off: no HTTP", false,
+     FERRY_TEXT(http_listen)},
+    {"data", "folder of the data store", false, FERRY_TEXT(data)},
+    {"cache", "folder of the cache ('' for none)", false, FERRY_TEXT(cache)},
+    {"cache-max-bytes", "the cache never holds more (e.g. 512M, 10G)", false,
+     FERRY_SIZE(cache_max_bytes)},
+    {"cache-max-object", "larger files are served from the data store, never cached (0: 1/8 "
+                         "of the cache)", false, FERRY_SIZE(cache_max_object)},
+    {"cache-policy", "eviction policy (docs/cache.md)", false, FERRY_TEXT(cache_policy)},
+    {"max-upload", "a larger upload gets 413 (0: no limit)", false, FERRY_SIZE(max_upload)},
+    {"partial-ttl", "keep an interrupted resumable upload this long (90s, 30m, 24h, 7d)", false,
+     FERRY_DURATION(partial_ttl)},
+    {"trace-out", "record every GET here for ferry-sim (CSV)", false, FERRY_TEXT(trace_out)},
+    {"trace-max-bytes", "rotate the trace to FILE.1 past this size", false,
+     FERRY_SIZE(trace_max_bytes)},
+    {"threads", "event-loop threads (0: one per core)", false, FERRY_COUNT(threads, 1024)},
+    {"log-level", "trace|debug|info|warn|error|off", false, FERRY_TEXT(log_level)},
+    {"drain-timeout-ms", "on SIGTERM, how long transfers in flight may take to finish", false,
+     [](std::string_view t, Config& c) {
+       std::uint64_t ms = 0;
+       if (!ParseUint(t, ms)) return Status::BadRequest(fmt::format("'{}' is not a number", t));
+       c.drain_timeout = std::chrono::milliseconds(ms);
+       return Status::Ok();
+     },
+     [](const Config& c) { return Show(c.drain_timeout.count()); }},
+    {"ready-file", "write the bound addresses here once listening", false, FERRY_TEXT(ready_file)},
+    {"auth-file", "tokens and roles (TOML, docs/security.md); none: no authentication, "
+                  "loopback only", false, FERRY_TEXT(auth_file)},
+    {"allow-anonymous", "serve a non-loopback address without --auth-file", true,
+     FERRY_SWITCH(allow_anonymous)},
+    {"tls-cert", "PEM certificate chain: TLS 1.2+ on both doors (with --tls-key)", false,
+     FERRY_TEXT(tls_cert)},
+    {"tls-key", "PEM private key of --tls-cert", false, FERRY_TEXT(tls_key)},
+    {"read-only", "refuse PUT and DEL (403)", true, FERRY_SWITCH(read_only)},
+    {"max-connections", "open connections, both doors (beyond: 503 and close)", false,
+     FERRY_COUNT(max_connections, 10'000'000)},
+    {"max-connections-per-ip", "open connections from one address (0: no limit)", false,
+     FERRY_COUNT(max_connections_per_ip, 10'000'000)},
+    {"idle-timeout", "close a connection idle between requests this long (0: never)", false,
+     FERRY_DURATION(idle_timeout)},
+    {"header-timeout", "a request line or header must arrive within this", false,
+     FERRY_DURATION(header_timeout)},
+    {"min-rate", "bytes a second a body must move, over each --rate-window (0: off)", false,
+     FERRY_SIZE(min_rate)},
+    {"rate-window", "the window over which --min-rate is checked", false,
+     FERRY_DURATION(rate_window)},
+    {"min-free", "free space a PUT must leave on the data store (else 507)", false,
+     FERRY_SIZE(min_free)},
+};
+
+#undef FERRY_TEXT
+#undef FERRY_SIZE
+#undef FERRY_DURATION
+#undef FERRY_COUNT
+#undef FERRY_SWITCH
+
+const Option* FindOption(std::string_view name) {
+  for (const Option& option : kOptions) {
+    if (name == option.name) return &option;
+  }
+  return nullptr;
+}
 
 bool IsInside(const std::filesystem::path& inner, const std::filesystem::path& outer) {
   auto a = std::filesystem::weakly_canonical(inner);
@@ -30,71 +154,53 @@ bool IsInside(const std::filesystem::path& inner, const std::filesystem::path& o
   return end == b.end();
 }
 
-Status ApplyFile(const std::filesystem::path& file, const CLI::App& app, Config& config) {
-  toml::table table;
-  try {
-    table = toml::parse_file(file.string());
-  } catch (const toml::parse_error& error) {
-    return Status::BadRequest(fmt::format("{}: {}", file.string(), error.description()));
+// A TOML value as the text a flag would carry.
+std::optional<std::string> AsText(const toml::node& value) {
+  if (auto text = value.value_exact<std::string>()) return *text;
+  if (auto number = value.value_exact<std::int64_t>()) {
+    if (*number >= 0) return std::to_string(*number);
+    return std::nullopt;
   }
-  for (auto&& [key, value] : table) {
-    std::string_view name = key.str();
-    if (std::find(std::begin(kKnownKeys), std::end(kKnownKeys), name) == std::end(kKnownKeys)) {
-      return Status::BadRequest(fmt::format("{}: unknown key '{}'", file.string(), name));
-    }
-    if (app.count("--" + std::string(name)) > 0) continue;  // the flag wins
-    std::optional<std::string> text = value.value<std::string>();
-    std::optional<std::int64_t> number = value.value<std::int64_t>();
-    bool ok;
-    std::string data_text = config.data.string(), cache_text = config.cache.string();
-    std::string trace_text = config.trace_out.string();
-    if (name == "threads") {
-      ok = number && *number >= 0 && *number <= 1024;
-      if (ok) config.threads = static_cast<unsigned>(*number);
-    } else if (name == "partial-ttl") {
-      // Seconds, or a duration text: "24h".
-      Result<std::chrono::seconds> ttl =
-          number ? ParseDuration(std::to_string(*number)) : ParseDuration(text.value_or(""));
-      ok = ttl.ok();
-      if (ok) config.partial_ttl = *ttl;
-    } else if (name == "drain-timeout-ms") {
-      ok = number && *number >= 0;
-      if (ok) config.drain_timeout = std::chrono::milliseconds(*number);
-    } else if (name == "cache-max-bytes" || name == "cache-max-object" ||
-               name == "trace-max-bytes" || name == "max-upload") {
-      // A size: "512M", or a plain number of bytes.
-      std::uint64_t& target = name == "cache-max-bytes"    ? config.cache_max_bytes
-                              : name == "cache-max-object" ? config.cache_max_object
-                              : name == "max-upload"       ? config.max_upload
-                                                           : config.trace_max_bytes;
-      if (number) {
-        ok = *number >= 0;
-        if (ok) target = static_cast<std::uint64_t>(*number);
-      } else {
-        Result<std::uint64_t> size = ParseByteSize(text.value_or(""));
-        ok = size.ok();
-        if (ok) target = *size;
-      }
-    } else {
-      ok = text.has_value();
-      std::string& target = name == "listen"  ? config.listen
-                            : name == "http-listen" ? config.http_listen
-                            : name == "cache-policy" ? config.cache_policy
-                            : name == "trace-out" ? trace_text
-                            : name == "data"  ? data_text
-                            : name == "cache" ? cache_text
-                                              : config.log_level;
-      if (ok) target = *text;
-    }
-    if (!ok) return Status::BadRequest(fmt::format("{}: bad value for '{}'", file.string(), name));
-    config.data = data_text;
-    config.cache = cache_text;
-    config.trace_out = trace_text;
-  }
-  return Status::Ok();
+  if (auto flag = value.value_exact<bool>()) return *flag ? "true" : "false";
+  return std::nullopt;
 }
 
 }  // namespace
+
+bool IsLoopback(std::string_view host_port) {
+  std::string_view host = host_port.substr(0, host_port.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+Status ApplyConfigText(std::string_view text, std::string_view source, Config& config,
+                       const std::vector<std::string>& given) {
+  toml::table table;
+  try {
+    table = toml::parse(text, source);
+  } catch (const toml::parse_error& error) {
+    return Status::BadRequest(fmt::format("{}:{}: {}", source, error.source().begin.line,
+                                          error.description()));
+  }
+  for (auto&& [key, value] : table) {
+    const Option* option = FindOption(key.str());
+    if (option == nullptr) {
+      return Status::BadRequest(fmt::format("{}: unknown key '{}'", source, key.str()));
+    }
+    if (std::find(given.begin(), given.end(), key.str()) != given.end()) continue;
+    std::optional<std::string> as_text = AsText(value);
+    Status applied = as_text ? option->apply(*as_text, config)
+                             : Status::BadRequest("wants a string, a number or true/false");
+    if (!applied.ok()) {
+      return Status::BadRequest(fmt::format("{}:{}: bad value for '{}': {}", source,
+                                            value.source().begin.line, key.str(),
+                                            applied.message()));
+    }
+  }
+  return Status::Ok();
+}
 
 Status ValidateConfig(const Config& config) {
   if (config.listen.rfind(':') == std::string::npos) {
@@ -122,55 +228,41 @@ Status ValidateConfig(const Config& config) {
   if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
     return Status::BadRequest(fmt::format("unknown log level '{}'", config.log_level));
   }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return Status::BadRequest("--tls-cert and --tls-key go together");
+  }
+  bool is_public = !IsLoopback(config.listen) ||
+                   (config.http_listen != "off" && !IsLoopback(config.http_listen));
+  if (is_public && config.auth_file.empty() && !config.allow_anonymous) {
+    return Status::BadRequest(
+        "listening beyond loopback without --auth-file would let anyone read and write; give "
+        "--auth-file (docs/security.md), or --allow-anonymous if that is really meant");
+  }
+  if (config.header_timeout.count() == 0) return Status::BadRequest("--header-timeout must be > 0");
+  if (config.min_rate > 0 && config.rate_window.count() == 0) {
+    return Status::BadRequest("--rate-window must be > 0 when --min-rate is on");
+  }
   return Status::Ok();
 }
 
 Invocation ParseCommandLine(int argc, char** argv) {
   Invocation result;
-  Config& config = result.config;
-  CLI::App app{"ferryd: serves files over the ferry protocol, with a cache of hot files", "ferryd"};
+  CLI::App app{"ferryd: serves files over the ferry protocol and HTTP, with a cache of hot files",
+               "ferryd"};
   app.set_version_flag("--version", "ferryd " FERRY_VERSION);
   std::string config_file;
-  std::int64_t drain_ms = config.drain_timeout.count();
-  std::string data = config.data.string(), cache = config.cache.string(), ready;
   app.add_option("--config", config_file, "TOML file with any of the options below (flags win)");
-  app.add_option("--listen", config.listen, "HOST:PORT for the native protocol (port 0: any free)")
-      ->capture_default_str();
-  app.add_option("--http-listen", config.http_listen,
-                 "HOST:PORT for HTTP/1.1 (docs/http.md); off: no HTTP")
-      ->capture_default_str();
-  app.add_option("--data", data, "folder of the data store")->capture_default_str();
-  app.add_option("--cache", cache, "folder of the cache ('' for none)")->capture_default_str();
-  std::string max_bytes = "1G", max_object = "0";
-  app.add_option("--cache-max-bytes", max_bytes, "the cache never holds more (e.g. 512M, 10G)")
-      ->capture_default_str();
-  app.add_option("--cache-max-object", max_object,
-                 "larger files are served from the data store, never cached (0: 1/8 of the cache)")
-      ->capture_default_str();
-  app.add_option("--cache-policy", config.cache_policy,
-                 fmt::format("eviction policy: {}", fmt::join(cache::PolicyNames(), ", ")))
-      ->capture_default_str();
-  std::string max_upload = "1T";
-  app.add_option("--max-upload", max_upload, "a larger upload gets 413 (0: no limit)")
-      ->capture_default_str();
-  std::string partial_ttl = "24h";
-  app.add_option("--partial-ttl", partial_ttl,
-                 "keep an interrupted resumable upload this long (90s, 30m, 24h, 7d)")
-      ->capture_default_str();
-  std::string trace_out, trace_max = "100M";
-  app.add_option("--trace-out", trace_out, "record every GET here for ferry-sim (CSV)");
-  app.add_option("--trace-max-bytes", trace_max, "rotate the trace to FILE.1 past this size")
-      ->capture_default_str();
-  app.add_option("--threads", config.threads, "event-loop threads (0: one per core)")
-      ->check(CLI::Range(0, 1024))
-      ->capture_default_str();
-  app.add_option("--log-level", config.log_level, "trace|debug|info|warn|error|off")
-      ->capture_default_str();
-  app.add_option("--drain-timeout-ms", drain_ms,
-                 "on SIGTERM, how long transfers in flight may take to finish")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_option("--ready-file", ready, "write the bound address here once listening");
+  const Config defaults;
+  std::map<std::string, std::string> texts;
+  std::map<std::string, bool> switches;
+  for (const Option& option : kOptions) {
+    std::string flag = fmt::format("--{}", option.name);
+    std::string help = fmt::format("{} [{}]", option.help, option.show(defaults));
+    if (option.is_flag) app.add_flag(flag, switches[option.name], help);
+    else app.add_option(flag, texts[option.name], help);
+  }
+  CLI::App* hash_token =
+      app.add_subcommand("hash-token", "read a token on stdin, print its line for --auth-file");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -178,26 +270,29 @@ Invocation ParseCommandLine(int argc, char** argv) {
     result.exit_code = app.exit(error) == 0 ? 0 : 2;
     return result;
   }
-  config.data = data;
-  config.cache = cache;
+  if (hash_token->parsed()) {
+    result.command = Command::kHashToken;
+    return result;
+  }
+  Config& config = result.config;
+  std::vector<std::string> given;
+  for (const Option& option : kOptions) {
+    if (app.count(fmt::format("--{}", option.name)) > 0) given.emplace_back(option.name);
+  }
   Status status;
-  config.trace_out = trace_out;
-  for (auto [text, target] : {std::pair{&max_bytes, &config.cache_max_bytes},
-                              std::pair{&max_object, &config.cache_max_object},
-                              std::pair{&trace_max, &config.trace_max_bytes},
-                              std::pair{&max_upload, &config.max_upload}}) {
-    Result<std::uint64_t> size = ParseByteSize(*text);
-    if (size.ok()) *target = *size;
-    else if (status.ok()) status = size.status();
+  if (!config_file.empty()) {
+    std::ifstream in(config_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    status = in ? ApplyConfigText(text.str(), config_file, config, given)
+                : Status::BadRequest(fmt::format("cannot read {}", config_file));
   }
-  if (Result<std::chrono::seconds> ttl = ParseDuration(partial_ttl); ttl.ok()) {
-    config.partial_ttl = *ttl;
-  } else if (status.ok()) {
-    status = ttl.status();
+  for (const std::string& name : given) {
+    if (!status.ok()) break;
+    const Option& option = *FindOption(name);
+    status = option.apply(option.is_flag ? (switches[name] ? "true" : "false") : texts[name], config);
+    if (!status.ok()) status = Status::BadRequest(fmt::format("--{}: {}", name, status.message()));
   }
-  config.ready_file = ready;
-  config.drain_timeout = std::chrono::milliseconds(drain_ms);
-  if (status.ok() && !config_file.empty()) status = ApplyFile(config_file, app, config);
   if (status.ok()) status = ValidateConfig(config);
   if (!status.ok()) {
     std::cerr << "ferryd: " << status.message() << "\n";

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -37,10 +39,35 @@ struct Config {
   std::filesystem::path ready_file;
   // On SIGINT/SIGTERM, transfers in flight get this long to finish before they are cut.
   std::chrono::milliseconds drain_timeout{10'000};
+
+  // Security (docs/security.md).
+  // Tokens (as SHA-256), roles and prefixes; empty: no authentication, which is allowed only
+  // on loopback addresses unless allow_anonymous says otherwise.
+  std::filesystem::path auth_file;
+  bool allow_anonymous = false;
+  // PEM certificate chain and key: TLS (1.2+) on both doors. Both or neither.
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
+  bool read_only = false;  // PUT and DEL get 403
+  // Limits: each protects the server from one kind of abuse, none refuses a real client.
+  unsigned max_connections = 20'000;        // both doors together; beyond: 503, then close
+  unsigned max_connections_per_ip = 4'096;  // 0: no per-address limit
+  std::chrono::seconds idle_timeout{60};    // a connection between requests; 0: never
+  std::chrono::seconds header_timeout{20};  // from a request's first byte to its last header
+  // While a body moves, at least min_rate bytes a second averaged over each rate_window
+  // (slowloris, and readers that stop reading); 0: off.
+  std::uint64_t min_rate = 1024;
+  std::chrono::seconds rate_window{30};
+  // A PUT that would leave less free space than this on the data store gets 507 first.
+  std::uint64_t min_free = 64ull << 20;
 };
+
+// What ferryd is asked to do.
+enum class Command { kServe, kHashToken };
 
 // What the command line asked for.
 struct Invocation {
+  Command command = Command::kServe;
   Config config;
   bool exit_now = false;  // --help or --version printed; exit with exit_code
   int exit_code = 0;
@@ -50,7 +77,16 @@ struct Invocation {
 // cache folder inside the data folder) print a clear message and set exit_now with code 2.
 Invocation ParseCommandLine(int argc, char** argv);
 
-// Checks a Config for values that cannot work (unparsable address, overlapping folders).
+// Applies a TOML config file's text over `config`, skipping the keys in `given` (options set
+// on the command line win). Keys are the flags' names; `source` names the file in errors.
+Status ApplyConfigText(std::string_view text, std::string_view source, Config& config,
+                       const std::vector<std::string>& given = {});
+
+// Checks a Config for values that cannot work (unparsable address, overlapping folders, no
+// authentication on a public address without allow_anonymous).
 Status ValidateConfig(const Config& config);
+
+// True for 127.0.0.0/8, ::1 and "localhost" (with or without a port).
+bool IsLoopback(std::string_view host_port);
 
 }  // namespace ferry::server

@@ -37,6 +37,7 @@ service::Command MetricsCommand(protocol::Command command) {
     case Command::kPut: return service::Command::kPut;
     case Command::kDel: return service::Command::kDelete;
     case Command::kStats: return service::Command::kStats;
+    case Command::kAuth:
     case Command::kQuit: break;
   }
   return service::Command::kOther;

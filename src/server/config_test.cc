@@ -1,0 +1,70 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+namespace ferry::server {
+namespace {
+
+TEST(Config, FileKeysAreTheFlagNames) {
+  Config config;
+  ASSERT_TRUE(ApplyConfigText("listen = \"127.0.0.1:9000\"\nmax-upload = \"2G\"\n"
+                              "idle-timeout = \"5m\"\nread-only = true\nthreads = 3\n",
+                              "ferryd.toml", config)
+                  .ok());
+  EXPECT_EQ(config.listen, "127.0.0.1:9000");
+  EXPECT_EQ(config.max_upload, std::uint64_t{2} << 30);
+  EXPECT_EQ(config.idle_timeout, std::chrono::minutes(5));
+  EXPECT_TRUE(config.read_only);
+  EXPECT_EQ(config.threads, 3u);
+}
+
+TEST(Config, FlagsGivenOnTheCommandLineWin) {
+  Config config;
+  config.listen = "127.0.0.1:1";
+  ASSERT_TRUE(ApplyConfigText("listen = \"127.0.0.1:2\"", "f", config, {"listen"}).ok());
+  EXPECT_EQ(config.listen, "127.0.0.1:1");
+}
+
+TEST(Config, BadFilesNameTheFileTheLineAndTheKey) {
+  Config config;
+  Status unknown = ApplyConfigText("\nlisten_addr = \"x\"", "a.toml", config);
+  EXPECT_NE(unknown.message().find("a.toml: unknown key 'listen_addr'"), std::string::npos)
+      << unknown.message();
+  Status bad = ApplyConfigText("\n\nmax-upload = \"lots\"", "b.toml", config);
+  EXPECT_NE(bad.message().find("b.toml:3: bad value for 'max-upload'"), std::string::npos)
+      << bad.message();
+  EXPECT_FALSE(ApplyConfigText("threads = -1", "c", config).ok());
+  EXPECT_FALSE(ApplyConfigText("read-only = \"yes\"", "c", config).ok());
+  EXPECT_FALSE(ApplyConfigText("listen = [1, 2]", "c", config).ok());
+  EXPECT_FALSE(ApplyConfigText("= broken", "c", config).ok());
+}
+
+TEST(Config, LoopbackAddresses) {
+  for (const char* address : {"127.0.0.1:80", "127.1.2.3:0", "[::1]:7878", "localhost:1"}) {
+    EXPECT_TRUE(IsLoopback(address)) << address;
+  }
+  for (const char* address : {"0.0.0.0:80", "[::]:80", "10.0.0.1:80", "example.org:1", "128.0.0.1:1"}) {
+    EXPECT_FALSE(IsLoopback(address)) << address;
+  }
+}
+
+TEST(Config, APublicAddressNeedsAuthOrAnExplicitAnonymous) {
+  Config config;
+  config.data = "/tmp/ferry-config-test/data";
+  config.cache = "/tmp/ferry-config-test/cache";
+  EXPECT_TRUE(ValidateConfig(config).ok());
+  config.listen = "0.0.0.0:7878";
+  EXPECT_FALSE(ValidateConfig(config).ok());
+  config.allow_anonymous = true;
+  EXPECT_TRUE(ValidateConfig(config).ok());
+  config.allow_anonymous = false;
+  config.auth_file = "/etc/ferry/auth.toml";
+  EXPECT_TRUE(ValidateConfig(config).ok());
+  config.tls_cert = "cert.pem";
+  EXPECT_FALSE(ValidateConfig(config).ok());  // a certificate without its key
+  config.tls_key = "key.pem";
+  EXPECT_TRUE(ValidateConfig(config).ok());
+}
+
+}  // namespace
+}  // namespace ferry::server
