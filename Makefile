@@ -4,8 +4,9 @@ PRESET ?= release
 BIN     = build/$(PRESET)/bin
 LISTEN ?= 127.0.0.1:7878
 HTTP_LISTEN ?= 127.0.0.1:7879
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-asan test-tsan test-browser bench clean
+.PHONY: all deps build run test test-asan test-tsan test-browser fuzz bench clean
 all: build
 
 deps:
@@ -35,6 +36,14 @@ test-asan:
 
 test-tsan:
 	@$(MAKE) --no-print-directory test PRESET=tsan
+
+# Every libFuzzer target (fuzz/, docs/fuzzing.md) for FUZZ_SECONDS each, under ASan + UBSan;
+# fails on any crash, broken invariant, leak or sanitizer report.
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz
+	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: build
 	@build/$(PRESET)/bin/policy_bench

@@ -3,6 +3,7 @@
 # when something is missing, so a warm machine pays well under a second.
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --browser  also Chromium, for the browser test (make test-browser)
+#   scripts/install-deps.sh --fuzz     also clang and libFuzzer, for the fuzz preset (make fuzz)
 #   scripts/install-deps.sh --print    list the packages, install nothing
 set -euo pipefail
 
@@ -19,9 +20,16 @@ packages=(
 )
 # Only the browser test needs these; `make test` stays lean without them.
 browser_packages=(chromium python3)
+# Only the fuzz preset needs these: clang++-14, libFuzzer and the sanitizer runtimes, and
+# llvm-symbolizer for readable stack traces.
+fuzz_packages=(clang-14 libclang-rt-14-dev llvm-14)
 
 if [[ "${1:-}" == "--browser" ]]; then
   packages+=("${browser_packages[@]}")
+  shift
+fi
+if [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=("${fuzz_packages[@]}")
   shift
 fi
 if [[ "${1:-}" == "--print" ]]; then

@@ -1,0 +1,160 @@
+// config_fuzz: ferryd's TOML config (server/config.h) and the client's (client/config.h). The
+// input is one TOML text, given to both.
+//
+// Invariants:
+//  - ApplyConfigText never throws; a refusal is a 400 that names the file; keys given on the
+//    command line are skipped (all of them given: the defaults stay); applying twice is
+//    applying once; an accepted config written back as TOML (every option as the text a flag
+//    would carry) reads back to the same Config; ValidateConfig then never throws and refuses
+//    with a 400 what cannot work (no port, TLS half given, a zero header timeout...);
+//  - ParseClientConfig: every server has a HOST:PORT address, written back it reads back the
+//    same, and ResolveServer gives each named server's address.
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "client/config.h"
+#include "common/units.h"
+#include "fuzz/fuzz_check.h"
+#include "server/config.h"
+
+namespace ferry {
+namespace {
+
+using server::Config;
+
+// A byte size as ParseByteSize reads it back: the largest unit that divides it, so any size
+// it produced (up to 2^64 - 1) is written with a number that fits in int64.
+std::string SizeText(std::uint64_t bytes) {
+  static constexpr std::pair<std::uint64_t, const char*> kUnits[] = {
+      {kGiB * 1024, "T"}, {kGiB, "G"}, {kMiB, "M"}, {kKiB, "K"}, {1, ""}};
+  for (const auto& [unit, suffix] : kUnits) {
+    if (bytes != 0 && bytes % unit == 0) return std::to_string(bytes / unit) + suffix;
+  }
+  return "0";
+}
+
+toml::table ToToml(const Config& c) {
+  auto seconds = [](std::chrono::seconds s) { return std::to_string(s.count()) + "s"; };
+  auto count = [](auto value) { return static_cast<std::int64_t>(value); };
+  return toml::table{
+      {"listen", c.listen},
+      {"http-listen", c.http_listen},
+      {"data", c.data.string()},
+      {"cache", c.cache.string()},
+      {"cache-max-bytes", SizeText(c.cache_max_bytes)},
+      {"cache-max-object", SizeText(c.cache_max_object)},
+      {"cache-policy", c.cache_policy},
+      {"max-upload", SizeText(c.max_upload)},
+      {"partial-ttl", seconds(c.partial_ttl)},
+      {"trace-out", c.trace_out.string()},
+      {"trace-max-bytes", SizeText(c.trace_max_bytes)},
+      {"threads", count(c.threads)},
+      {"log-level", c.log_level},
+      {"drain-timeout-ms", count(c.drain_timeout.count())},
+      {"ready-file", c.ready_file.string()},
+      {"auth-file", c.auth_file.string()},
+      {"allow-anonymous", c.allow_anonymous},
+      {"tls-cert", c.tls_cert.string()},
+      {"tls-key", c.tls_key.string()},
+      {"read-only", c.read_only},
+      {"max-connections", count(c.max_connections)},
+      {"max-connections-per-ip", count(c.max_connections_per_ip)},
+      {"idle-timeout", seconds(c.idle_timeout)},
+      {"header-timeout", seconds(c.header_timeout)},
+      {"min-rate", SizeText(c.min_rate)},
+      {"rate-window", seconds(c.rate_window)},
+      {"min-free", SizeText(c.min_free)},
+  };
+}
+
+bool Same(const Config& a, const Config& b) {
+  return a.listen == b.listen && a.http_listen == b.http_listen && a.data == b.data &&
+         a.cache == b.cache && a.cache_max_bytes == b.cache_max_bytes &&
+         a.cache_max_object == b.cache_max_object && a.cache_policy == b.cache_policy &&
+         a.max_upload == b.max_upload && a.partial_ttl == b.partial_ttl &&
+         a.trace_out == b.trace_out && a.trace_max_bytes == b.trace_max_bytes &&
+         a.threads == b.threads && a.log_level == b.log_level && a.ready_file == b.ready_file &&
+         a.drain_timeout == b.drain_timeout && a.auth_file == b.auth_file &&
+         a.allow_anonymous == b.allow_anonymous && a.tls_cert == b.tls_cert &&
+         a.tls_key == b.tls_key && a.read_only == b.read_only &&
+         a.max_connections == b.max_connections &&
+         a.max_connections_per_ip == b.max_connections_per_ip &&
+         a.idle_timeout == b.idle_timeout && a.header_timeout == b.header_timeout &&
+         a.min_rate == b.min_rate && a.rate_window == b.rate_window && a.min_free == b.min_free;
+}
+
+std::string Render(const toml::table& table) {
+  std::ostringstream out;
+  out << table;
+  return out.str();
+}
+
+void CheckServerConfig(std::string_view text) {
+  Config config;
+  Status applied = server::ApplyConfigText(text, "fuzz.toml", config);
+  if (!applied.ok()) {
+    FUZZ_CHECK(applied.code() == Code::kBadRequest);
+    FUZZ_CHECK(applied.message().starts_with("fuzz.toml"));
+    return;
+  }
+  Config twice = config;
+  FUZZ_CHECK(server::ApplyConfigText(text, "fuzz.toml", twice).ok() && Same(twice, config));
+
+  const toml::table written = ToToml(config);
+  std::vector<std::string> every_key;
+  for (auto&& [key, value] : written) every_key.emplace_back(key.str());
+  Config skipped;
+  FUZZ_CHECK(server::ApplyConfigText(text, "fuzz.toml", skipped, every_key).ok());
+  FUZZ_CHECK(Same(skipped, Config{}));
+
+  Config reread;
+  Status again = server::ApplyConfigText(Render(written), "written.toml", reread);
+  FUZZ_CHECK(again.ok());
+  FUZZ_CHECK(Same(reread, config));
+
+  Status valid = server::ValidateConfig(config);
+  if (!valid.ok()) {
+    FUZZ_CHECK(valid.code() == Code::kBadRequest && !valid.message().empty());
+    return;
+  }
+  FUZZ_CHECK(config.listen.find(':') != std::string::npos);
+  FUZZ_CHECK(config.http_listen == "off" || config.http_listen.find(':') != std::string::npos);
+  FUZZ_CHECK(config.tls_cert.empty() == config.tls_key.empty());
+  FUZZ_CHECK(config.header_timeout.count() > 0);
+}
+
+void CheckClientConfig(std::string_view text) {
+  Result<client::ClientConfig> config = client::ParseClientConfig(text);
+  if (!config.ok()) {
+    FUZZ_CHECK(config.status().code() == Code::kBadRequest);
+    return;
+  }
+  toml::table servers;
+  for (const auto& [name, address] : config->servers) {
+    FUZZ_CHECK(address.find(':') != std::string::npos);
+    servers.insert(name, toml::table{{"address", address}});
+    Result<std::string> resolved = client::ResolveServer(name, std::nullopt, *config);
+    if (name.find(':') == std::string::npos) FUZZ_CHECK(resolved.ok() && *resolved == address);
+  }
+  toml::table written{{"servers", servers}};
+  if (!config->server.empty()) written.insert("server", config->server);
+  Result<client::ClientConfig> reread = client::ParseClientConfig(Render(written));
+  FUZZ_CHECK(reread.ok());
+  FUZZ_CHECK(reread->server == config->server && reread->servers == config->servers);
+
+  Result<std::string> chosen = client::ResolveServer(std::nullopt, std::nullopt, *config);
+  if (chosen.ok()) FUZZ_CHECK(chosen->find(':') != std::string::npos);
+}
+
+}  // namespace
+}  // namespace ferry
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  ferry::CheckServerConfig(text);
+  ferry::CheckClientConfig(text);
+  return 0;
+}
