@@ -5,7 +5,7 @@
 namespace ferry::protocol {
 
 // Room for a maximal line, its CRLF and a good read's worth of pipelined requests after it.
-LineReader::LineReader() : buffer_(4 * kMaxLineBytes) {}
+LineReader::LineReader() : buffer_(2 * kMaxLineBytes) {}
 
 std::span<char> LineReader::WritableSpace() {
   if (begin_ == end_) {

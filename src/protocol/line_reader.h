@@ -13,7 +13,9 @@
 
 namespace ferry::protocol {
 
-inline constexpr std::size_t kMaxLineBytes = 8192;
+// Enough for every request a client can make: the longest name (kMaxNameBytes), every byte of
+// it percent-encoded, with a PUT's size, sha256 checksum and "resume" (request.cc checks).
+inline constexpr std::size_t kMaxLineBytes = 16384;
 
 class LineReader {
  public:

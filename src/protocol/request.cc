@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/units.h"
+#include "protocol/line_reader.h"
 
 namespace ferry::protocol {
 namespace {
@@ -118,6 +119,12 @@ BodyFraming PutFraming(const std::vector<std::string_view>& args) {
   if (!ParseUint(args[1], size)) return {};  // no trustworthy size: treat what follows as lines
   return {BodyFraming::Kind::kExact, size};
 }
+
+// Every request EncodeRequest makes must fit a line the server reads: the longest is
+// "PUT <name> <size> sha256:<64 hex> resume" with every byte of the name escaped (%XX).
+static_assert(kMaxLineBytes >= std::string_view("PUT ").size() + 3 * kMaxNameBytes + 1 + 19 +
+                                   std::string_view(" sha256:").size() + 64 +
+                                   std::string_view(" resume").size());
 
 }  // namespace
 

@@ -1,6 +1,10 @@
 #include "protocol/request.h"
 
+#include <cstring>
+
 #include <gtest/gtest.h>
+
+#include "protocol/line_reader.h"
 
 namespace ferry::protocol {
 namespace {
@@ -100,6 +104,38 @@ TEST(Request, EncodeParseRoundTrip) {
     EXPECT_EQ(parsed.token, original.token) << line;
     EXPECT_EQ(parsed.checksum, original.checksum) << line;
   }
+}
+
+// Found with request_fuzz's round-trip invariant: a valid name of 4096 bytes that are not
+// unreserved (UTF-8, say) percent-encodes to three times that, so EncodeRequest made lines the
+// server refused as over 8192 bytes. A line now holds the longest request there is.
+TEST(Request, TheLongestRequestIsOneLineTheServerReads) {
+  std::string segment;
+  while (segment.size() + 3 <= kMaxSegmentBytes) segment += "\xE6\x97\xA5";  // 日
+  std::string longest = segment;
+  while (longest.size() + 1 + segment.size() <= kMaxNameBytes) longest += "/" + segment;
+  Result<ObjectName> name = ObjectName::FromDecoded(longest);
+  ASSERT_TRUE(name.ok()) << name.status().ToString();
+  Request put;
+  put.command = Command::kPut;
+  put.name = *name;
+  put.size = 9223372036854775807u;
+  put.checksum = Checksum::Parse("sha256:" + std::string(64, 'a'));
+  put.resume = true;
+  std::string line = EncodeRequest(put);
+  EXPECT_LE(line.size() - 1, kMaxLineBytes);
+
+  LineReader reader;
+  std::span<char> space = reader.WritableSpace();
+  ASSERT_GE(space.size(), line.size());
+  std::memcpy(space.data(), line.data(), line.size());
+  reader.Commit(line.size());
+  LineReader::Event event = reader.Next();
+  ASSERT_EQ(event.kind, LineReader::Kind::kLine);
+  Request parsed = Parse(event.line);
+  EXPECT_EQ(parsed.name, put.name);
+  EXPECT_EQ(parsed.size, put.size);
+  EXPECT_TRUE(parsed.resume);
 }
 
 }  // namespace
