@@ -147,9 +147,19 @@ const Option* FindOption(std::string_view name) {
   return nullptr;
 }
 
+// Canonical as far as the path exists, lexical beyond. Never throws: a folder the file system
+// cannot resolve (a name over NAME_MAX, no permission) is still a path to compare, and
+// ValidateConfig must answer with a Status, not an exception.
+std::filesystem::path Resolved(const std::filesystem::path& path) {
+  std::error_code error;
+  std::filesystem::path resolved = std::filesystem::weakly_canonical(path, error);
+  if (!error) return resolved;
+  return std::filesystem::absolute(path, error).lexically_normal();
+}
+
 bool IsInside(const std::filesystem::path& inner, const std::filesystem::path& outer) {
-  auto a = std::filesystem::weakly_canonical(inner);
-  auto b = std::filesystem::weakly_canonical(outer);
+  auto a = Resolved(inner);
+  auto b = Resolved(outer);
   auto [end, _] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
   return end == b.end();
 }

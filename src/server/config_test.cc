@@ -66,5 +66,24 @@ TEST(Config, APublicAddressNeedsAuthOrAnExplicitAnonymous) {
   EXPECT_TRUE(ValidateConfig(config).ok());
 }
 
+// Found with config_fuzz: a folder name over NAME_MAX made weakly_canonical throw
+// filesystem_error out of ValidateConfig, so ferryd died in std::terminate instead of saying
+// what was wrong.
+TEST(Config, FoldersTheFileSystemCannotResolveAreStillChecked) {
+  Config config;
+  const std::string too_long(300, 'a');
+  config.data = "/tmp/" + too_long;
+  config.cache = "/tmp/ferry-config-test/cache";
+  Status valid;
+  ASSERT_NO_THROW(valid = ValidateConfig(config));
+  EXPECT_TRUE(valid.ok()) << valid.message();
+  config.cache = "/tmp/" + too_long + "/cache";
+  ASSERT_NO_THROW(valid = ValidateConfig(config));
+  EXPECT_FALSE(valid.ok());  // still inside the data folder
+  Status applied = ApplyConfigText("data = \"" + too_long + "\"", "f", config);
+  ASSERT_TRUE(applied.ok());
+  ASSERT_NO_THROW(valid = ValidateConfig(config));
+}
+
 }  // namespace
 }  // namespace ferry::server
