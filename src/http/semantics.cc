@@ -56,11 +56,21 @@ bool TakeTime(std::string_view& text, std::tm& tm) {
          TakeNumber(text, 2, tm.tm_sec);
 }
 
+// A real date of years 0000-9999 (RFC 9110 5.6.7); a second of 60 (a leap second) is the next
+// minute's first. Nothing else is normalized: "31 Feb" is not a date, and a time past the end
+// of 9999 would print (FormatHttpDate) as a date no one can parse.
 std::optional<std::int64_t> ToUnix(std::tm tm) {
-  if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int year = tm.tm_year + 1900;
+  bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  int days = tm.tm_mon == 1 && !leap ? 28 : kDays[tm.tm_mon];
+  if (tm.tm_mday < 1 || tm.tm_mday > days || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
     return std::nullopt;
   }
-  return static_cast<std::int64_t>(timegm(&tm));
+  constexpr std::int64_t kLastSecondOf9999 = 253402300799;
+  auto seconds = static_cast<std::int64_t>(timegm(&tm));
+  if (seconds > kLastSecondOf9999) return std::nullopt;
+  return seconds;
 }
 
 // An entity tag's opaque part, quotes included, without a weak W/ prefix.

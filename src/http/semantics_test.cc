@@ -30,6 +30,22 @@ TEST(HttpDateTest, RefusesMalformedDates) {
   }
 }
 
+// Found with http_fuzz: "23:59:60" on the last day of 9999 parsed to a time FormatHttpDate
+// prints with a five-digit year, which no parser reads back; timegm also turned "31 Feb" into
+// 2 or 3 March. A date is now a real calendar date within years 0000-9999.
+TEST(HttpDateTest, ParsesOnlyRealDatesItCanPrint) {
+  for (std::string_view bad : {"Fri, 31 Dec 9999 23:59:60 GMT", "Sat, 31 Feb 2024 00:00:00 GMT",
+                               "Thu, 29 Feb 2023 00:00:00 GMT", "Thu, 31 Apr 2024 00:00:00 GMT",
+                               "Thursday, 29-Feb-01 00:00:00 GMT", "Wed Feb 30 00:00:00 2000"}) {
+    EXPECT_EQ(ParseHttpDate(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(ParseHttpDate("Thu, 29 Feb 2024 00:00:00 GMT"), 1709164800);
+  EXPECT_EQ(ParseHttpDate("Tue, 29 Feb 2000 00:00:00 GMT"), 951782400);
+  EXPECT_EQ(ParseHttpDate("Fri, 31 Dec 9999 23:59:59 GMT"), 253402300799);
+  EXPECT_EQ(ParseHttpDate(FormatHttpDate(253402300799)), 253402300799);
+  EXPECT_EQ(ParseHttpDate("Wed, 31 Dec 1969 23:59:60 GMT"), 0);  // a leap second
+}
+
 TEST(EntityTagTest, QuotesTheChecksumAndMatchesWeakly) {
   Checksum checksum = *Checksum::Parse("xxh128:00112233445566778899aabbccddeeff");
   EXPECT_EQ(EntityTag(checksum), kEtag);
