@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -176,6 +177,8 @@ class LocalWriteFile final : public WriteFile {
   std::string name_;
   std::optional<std::uint64_t> resumed_;  // set while the write is resumable (kept on abort)
   bool committed_ = false;
+  static constexpr std::uint64_t kReserveCheckBytes = 4 << 20;
+  std::uint64_t unchecked_bytes_ = 0;
 };
 
 class LocalStore final : public Store {
@@ -315,6 +318,18 @@ class LocalStore final : public Store {
 
   bool durable() const { return options_.durable; }
 
+  Status Reserve(std::uint64_t bytes) override {
+    if (options_.min_free == 0) return Status::Ok();
+    struct statvfs fs;
+    if (::fstatvfs(root_.get(), &fs) != 0) return PosixError(errno, "statvfs");
+    // f_bavail: what an unprivileged writer may still use (root's reserved blocks excluded).
+    std::uint64_t free = std::uint64_t{fs.f_bavail} * fs.f_frsize;
+    if (free >= options_.min_free && free - options_.min_free >= bytes) return Status::Ok();
+    return Status::InsufficientStorage(fmt::format(
+        "not enough space: {} bytes free, {} needed plus the reserve of {} (--min-free)", free,
+        bytes, options_.min_free));
+  }
+
  private:
   Result<std::unique_ptr<WriteFile>> BeginResumable(const ObjectName& name, Fd parent,
                                                     const std::string& leaf,
@@ -431,6 +446,13 @@ LocalWriteFile::~LocalWriteFile() {
 }
 
 Status LocalWriteFile::Append(std::string_view bytes) {
+  // A write of unannounced size (or one of many at once) is checked against the reserve as
+  // it grows, every few MiB: statvfs is cheap, but not free.
+  unchecked_bytes_ += bytes.size();
+  if (unchecked_bytes_ >= kReserveCheckBytes) {
+    unchecked_bytes_ = 0;
+    if (Status s = store_.Reserve(bytes.size()); !s.ok()) return s;
+  }
   return WriteAll(file_.get(), bytes, fmt::format("write {}", name_));
 }
 
