@@ -229,9 +229,9 @@ class LocalStore final : public Store {
     Result<Fd> parent = OpenFolder(folder, /*create=*/true);
     if (!parent.ok()) return parent.status();
     struct stat st;
-    if (::fstatat(parent->get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISDIR(st.st_mode)) {
-      return Status::Conflict(fmt::format("{} is a folder", name.str()));
+    if (::fstatat(parent->get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (S_ISDIR(st.st_mode)) return Status::Conflict(fmt::format("{} is a folder", name.str()));
+      if (Status s = CheckReplaceable(st, name); !s.ok()) return s;
     }
     if (!resume_key.empty()) return BeginResumable(name, std::move(*parent), leaf, resume_key);
     std::string tmp_name = "put-" + RandomHex();
@@ -277,6 +277,7 @@ class LocalStore final : public Store {
       return PosixError(errno, fmt::format("delete {}", name.str()));
     }
     if (S_ISDIR(st.st_mode)) return Status::Conflict(fmt::format("{} is a folder", name.str()));
+    if (Status s = CheckReplaceable(st, name); !s.ok()) return s;
     if (::unlinkat(parent->get(), leaf.c_str(), 0) != 0) {
       return PosixError(errno, fmt::format("delete {}", name.str()));
     }
@@ -370,6 +371,25 @@ class LocalStore final : public Store {
     if (S_ISREG(st.st_mode)) return Status::Ok();
     if (S_ISDIR(st.st_mode)) return Status::NotFound(fmt::format("{} is a folder", name.str()));
     return Status::Forbidden(fmt::format("{} is not a regular file", name.str()));
+  }
+
+  // What a PUT may replace and a DEL may remove, given the name's own entry (`st`, not
+  // followed): a regular file, or a symlink that stays beneath the root (the link itself is
+  // replaced or removed). A special file or a symlink leading outside is 403 as for reads:
+  // renaming over it or unlinking it would reach nothing outside, but it is not a file ferry
+  // serves, so ferry leaves it alone (docs/protocol.md, "Names").
+  Status CheckReplaceable(const struct stat& st, const ObjectName& name) {
+    if (S_ISLNK(st.st_mode)) {
+      Fd target(OpenBeneath(root_.get(), name.str(), O_PATH));
+      if (target.get() < 0 && errno != ENOENT) {
+        return PosixError(errno, fmt::format("replace {}", name.str()));
+      }
+      return Status::Ok();  // inside (or dangling inside)
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return Status::Forbidden(fmt::format("{} is not a regular file", name.str()));
+    }
+    return Status::Ok();
   }
 
   // Opens (and with `create`, makes) a folder beneath the root. "" is the root itself.
