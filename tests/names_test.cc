@@ -3,7 +3,7 @@
 // so no client normalizes it) and the status every method must get on each door. After each
 // row, and after all rows on one server, the folder next to the data folder is unchanged and
 // the data folder holds exactly what the test planted. The policy: common/object_name.h,
-// docs/names.md.
+// docs/security.md ("Names and files").
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
