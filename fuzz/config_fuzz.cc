@@ -7,8 +7,10 @@
 //    applying once; an accepted config written back as TOML (every option as the text a flag
 //    would carry) reads back to the same Config; ValidateConfig then never throws and refuses
 //    with a 400 what cannot work (no port, TLS half given, a zero header timeout...);
-//  - ParseClientConfig: every server has a HOST:PORT address, written back it reads back the
-//    same, and ResolveServer gives each named server's address.
+//  - ParseClientConfig (with a base folder and a home): every server has a HOST:PORT address,
+//    `ca` only with TLS, paths made absolute, tokens the server's AUTH line carries unchanged;
+//    written back it reads back the same; ResolveServer gives each named server's address and
+//    ChooseConnection agrees with it; a token file's token is its first line's, trimmed.
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "common/units.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/toml_text.h"
+#include "protocol/request.h"
 #include "server/config.h"
 
 namespace ferry {
@@ -129,26 +132,86 @@ void CheckServerConfig(std::string_view text) {
   FUZZ_CHECK(config.header_timeout.count() > 0);
 }
 
+// A token setting as the file writes it: `token = "..."` or `token-file = "..."`, or nothing.
+std::string TokenLines(const client::TokenSetting& token) {
+  if (!token.value.empty()) return "token = " + fuzz::TomlString(token.value) + "\n";
+  if (!token.file.empty()) return "token-file = " + fuzz::TomlString(token.file.string()) + "\n";
+  return "";
+}
+
+bool Same(const client::TokenSetting& a, const client::TokenSetting& b) {
+  return a.value == b.value && a.file == b.file;
+}
+
+// A token the client accepts is one the server's AUTH line carries unchanged.
+void CheckToken(const client::TokenSetting& token) {
+  FUZZ_CHECK(token.value.empty() || token.file.empty());
+  if (!token.file.empty()) FUZZ_CHECK(token.file.is_absolute());
+  if (token.value.empty()) return;
+  FUZZ_CHECK(client::CheckToken(token.value).ok());
+  protocol::ParsedLine auth = protocol::ParseRequest("AUTH " + token.value);
+  FUZZ_CHECK(auth.request.ok() && auth.request->command == protocol::Command::kAuth &&
+             auth.request->token == token.value);
+}
+
 void CheckClientConfig(std::string_view text) {
-  Result<client::ClientConfig> config = client::ParseClientConfig(text);
+  const std::filesystem::path base = "/base", home = "/home/fuzz";
+  Result<client::ClientConfig> config = client::ParseClientConfig(text, base, home);
   if (!config.ok()) {
     FUZZ_CHECK(config.status().code() == Code::kBadRequest);
     return;
   }
+  CheckToken(config->token);
   std::string written;
   if (!config->server.empty()) written += "server = " + fuzz::TomlString(config->server) + "\n";
-  for (const auto& [name, address] : config->servers) {
-    FUZZ_CHECK(address.find(':') != std::string::npos);
-    written += "[servers." + fuzz::TomlString(name) + "]\naddress = " + fuzz::TomlString(address) + "\n";
+  written += TokenLines(config->token);
+  for (const auto& [name, entry] : config->servers) {
+    FUZZ_CHECK(entry.address.find(':') != std::string::npos);
+    FUZZ_CHECK(entry.ca.empty() || (entry.tls && entry.ca.is_absolute()));
+    CheckToken(entry.token);
+    written += "[servers." + fuzz::TomlString(name) + "]\naddress = " +
+               fuzz::TomlString(entry.address) + "\ntls = " + (entry.tls ? "true" : "false") + "\n";
+    if (!entry.ca.empty()) written += "ca = " + fuzz::TomlString(entry.ca.string()) + "\n";
+    written += TokenLines(entry.token);
     Result<std::string> resolved = client::ResolveServer(name, std::nullopt, *config);
-    if (name.find(':') == std::string::npos) FUZZ_CHECK(resolved.ok() && *resolved == address);
+    if (name.find(':') == std::string::npos) FUZZ_CHECK(resolved.ok() && *resolved == entry.address);
   }
-  Result<client::ClientConfig> reread = client::ParseClientConfig(written);
+  Result<client::ClientConfig> reread = client::ParseClientConfig(written, base, home);
   FUZZ_CHECK(reread.ok());
-  FUZZ_CHECK(reread->server == config->server && reread->servers == config->servers);
+  FUZZ_CHECK(reread->server == config->server && Same(reread->token, config->token));
+  FUZZ_CHECK(reread->servers.size() == config->servers.size());
+  for (const auto& [name, entry] : config->servers) {
+    const client::ServerEntry& again = reread->servers.at(name);
+    FUZZ_CHECK(again.address == entry.address && again.tls == entry.tls && again.ca == entry.ca &&
+               Same(again.token, entry.token));
+  }
 
+  // The connection: the server ResolveServer picks, TLS when the entry or a flag asks for it.
   Result<std::string> chosen = client::ResolveServer(std::nullopt, std::nullopt, *config);
-  if (chosen.ok()) FUZZ_CHECK(chosen->find(':') != std::string::npos);
+  Result<client::ConnectionChoice> choice = client::ChooseConnection({}, *config);
+  FUZZ_CHECK(choice.ok() == chosen.ok());
+  if (!choice.ok()) return;
+  FUZZ_CHECK(chosen->find(':') != std::string::npos && choice->address == *chosen);
+  // An entry's TLS settings and token are for its own address only.
+  auto named = config->servers.find(config->server);
+  bool by_entry = named != config->servers.end() && named->second.address == *chosen;
+  if (by_entry) FUZZ_CHECK(choice->tls == named->second.tls && choice->ca == named->second.ca);
+  if (choice->token_origin.starts_with("the config file's servers.")) FUZZ_CHECK(by_entry);
+  Result<client::ConnectionChoice> forced =
+      client::ChooseConnection({.token_env = config->server, .tls_flag = true}, *config);
+  FUZZ_CHECK(forced.ok() == client::CheckToken(config->server).ok());
+  if (forced.ok()) FUZZ_CHECK(forced->tls && forced->token.value == config->server);
+}
+
+// A token file: its first line, trimmed, if the client would send it.
+void CheckTokenFile(std::string_view text) {
+  Result<std::string> token = client::TokenFromFileText(text, "fuzz.token");
+  if (!token.ok()) {
+    FUZZ_CHECK(token.status().message().starts_with("fuzz.token"));
+    return;
+  }
+  FUZZ_CHECK(client::CheckToken(*token).ok());
+  FUZZ_CHECK(text.substr(0, text.find('\n')).find(*token) != std::string_view::npos);
 }
 
 }  // namespace
@@ -158,5 +221,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view text(reinterpret_cast<const char*>(data), size);
   ferry::CheckServerConfig(text);
   ferry::CheckClientConfig(text);
+  ferry::CheckTokenFile(text);
   return 0;
 }

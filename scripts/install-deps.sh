@@ -11,6 +11,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev        # Asio (C++20 coroutines) and Beast; 1.81, not Debian's default 1.74
   libssl-dev              # TLS and SHA-256
+  openssl                 # scripts/make-test-ca.sh: the TLS tests' CA and certificates
   libxxhash-dev           # xxh128 checksums
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
   libcurl4-openssl-dev

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "common/checksum.h"
 
@@ -250,6 +251,21 @@ bool RawConnection::ClosedByPeer() {
   if (::poll(&p, 1, 5'000) <= 0) return false;
   char byte;
   return ::recv(fd_, &byte, 1, 0) == 0;
+}
+
+std::string RawConnection::ReadToEnd() {
+  while (true) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 10'000) <= 0) {
+      ADD_FAILURE() << "the server neither closed nor sent anything for 10 s";
+      break;
+    }
+    char chunk[65536];
+    ssize_t got = ::recv(fd_, chunk, sizeof(chunk), 0);
+    if (got <= 0) break;  // closed (or reset: what came before it is the reply)
+    buffer_.append(chunk, static_cast<std::size_t>(got));
+  }
+  return std::exchange(buffer_, {});
 }
 
 std::string RandomBytes(std::size_t size, std::uint64_t seed) {

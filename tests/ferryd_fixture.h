@@ -89,6 +89,9 @@ class RawConnection {
   std::string ReadLine();                 // "" plus a test failure on timeout or EOF
   std::string ReadBytes(std::size_t n);   // exactly n bytes, or a test failure
   bool ClosedByPeer();                    // true if the server closed (EOF within 5 s)
+  // Every byte until the server closes (after the buffered ones); a test failure, and what
+  // came so far, after 10 s of silence.
+  std::string ReadToEnd();
 
  private:
   int fd_ = -1;

@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "tests/ferryd_fixture.h"
 
@@ -69,7 +71,8 @@ class PtySession {
   }
   // The exit status once it ends (within 10 s), or -1.
   int Wait() {
-    for (int i = 0; i < 1000; ++i) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
@@ -78,6 +81,9 @@ class PtySession {
       char buffer[4096];
       pollfd ready{master_, POLLIN, 0};
       if (::poll(&ready, 1, 10) > 0 && ::read(master_, buffer, sizeof buffer) > 0) continue;
+      // Once the program closed the terminal, poll and read fail at once (POLLHUP, EIO): wait
+      // here, or a loaded machine runs out of tries before the exit status is there.
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return -1;
   }

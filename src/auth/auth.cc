@@ -181,6 +181,12 @@ Status Authorize(const Identity& who, Action action, std::string_view name) {
   return Status::Forbidden(fmt::format("the token sees only names under '{}'", who.prefix));
 }
 
+Result<std::string> AuthorizeList(const Identity& who, std::string_view prefix) {
+  std::string listed(std::string_view(who.prefix).starts_with(prefix) ? who.prefix : prefix);
+  if (Status allowed = Authorize(who, Action::kRead, listed); !allowed.ok()) return allowed;
+  return listed;
+}
+
 std::optional<std::string> TokenFromAuthorization(std::string_view header) {
   auto trim = [](std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

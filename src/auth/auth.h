@@ -65,6 +65,11 @@ std::optional<Identity> Authenticate(const AuthFile& file, std::string_view toke
 // 401 for an anonymous caller (a token might help), 403 for an authenticated one.
 Status Authorize(const Identity& who, Action action, std::string_view name);
 
+// What a LIST of `prefix` by `who` really lists: the caller's own prefix when it lies inside
+// `prefix` (LIST "" by a "public/" token lists "public/"), else `prefix`; refused as by
+// Authorize when the caller may not read there.
+Result<std::string> AuthorizeList(const Identity& who, std::string_view prefix);
+
 // The token in an HTTP Authorization header: "Bearer TOKEN", or "Basic base64(USER:TOKEN)"
 // (any user name; browsers and `curl -u` speak Basic). nullopt if absent or malformed.
 std::optional<std::string> TokenFromAuthorization(std::string_view header);

@@ -87,6 +87,18 @@ TEST(Authorize, RolesAddUpAndPrefixesConfine) {
   EXPECT_EQ(Authorize(public_writer, Action::kRead, "publicity").code(), Code::kForbidden);
 }
 
+TEST(AuthorizeList, NarrowsToTheCallersPrefix) {
+  Identity all{Role::kRead, "", true}, public_reader{Role::kRead, "public/", true};
+  EXPECT_EQ(*AuthorizeList(all, ""), "");
+  EXPECT_EQ(*AuthorizeList(all, "logs/"), "logs/");
+  EXPECT_EQ(*AuthorizeList(public_reader, ""), "public/");
+  EXPECT_EQ(*AuthorizeList(public_reader, "pub"), "public/");
+  EXPECT_EQ(*AuthorizeList(public_reader, "public/img/"), "public/img/");
+  EXPECT_EQ(AuthorizeList(public_reader, "private/").status().code(), Code::kForbidden);
+  AuthFile closed;
+  EXPECT_EQ(AuthorizeList(Anonymous(&closed), "").status().code(), Code::kUnauthenticated);
+}
+
 TEST(Authorize, AnonymousGets401AndWhatTheFileAllows) {
   EXPECT_TRUE(Authorize(Anonymous(nullptr), Action::kAdmin, "").ok());  // no auth file
   AuthFile closed, open_read;

@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include "client/config.h"
+#include "client/tls.h"
 #include "common/io.h"
 #include "common/units.h"
 #include "protocol/request.h"
@@ -49,6 +51,9 @@ Status NetworkError(int error_number, std::string_view what) {
 
 Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
+  if (!options.token.empty()) {
+    if (Status s = CheckToken(options.token); !s.ok()) return s;
+  }
   std::size_t colon = options.server.rfind(':');
   if (colon == std::string::npos) {
     return Status::BadRequest(fmt::format("server '{}' is not HOST:PORT", options.server));
@@ -63,28 +68,91 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
     return Status::BadRequest(fmt::format("cannot resolve {}: {}", options.server, gai_strerror(rc)));
   }
+  int fd = -1;
   int last_error = 0;
-  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) continue;
     (void)SetTimeouts(fd, options.io_timeout);
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-      ::freeaddrinfo(found);
-      int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      return std::unique_ptr<Client>(new Client(fd));
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      last_error = errno;
+      ::close(fd);
+      fd = -1;
     }
-    last_error = errno;
-    ::close(fd);
   }
   ::freeaddrinfo(found);
-  return Status::Busy(fmt::format("cannot connect to {}: {}", options.server,
-                                  std::strerror(last_error)));
+  if (fd < 0) {
+    return Status::Busy(fmt::format("cannot connect to {}: {}", options.server,
+                                    std::strerror(last_error)));
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  std::unique_ptr<Client> client(new Client(fd, options.server));
+  if (options.tls) {
+    Result<std::unique_ptr<TlsSession>> session = TlsSession::Handshake(
+        fd, {.server = options.server,
+             .host = options.tls_name.empty() ? host : options.tls_name,
+             .ca_file = options.ca_file,
+             .io_timeout = options.io_timeout});
+    if (!session.ok()) return session.status();
+    client->tls_ = std::move(*session);
+  }
+  if (!options.token.empty()) {
+    if (Status s = client->Authenticate(options.token); !s.ok()) return s;
+  }
+  return client;
 }
 
-Client::~Client() { ::close(fd_); }
+Client::Client(int fd, std::string server) : fd_(fd), server_(std::move(server)) {}
+
+Client::~Client() {
+  tls_.reset();  // its close_notify needs the socket
+  ::close(fd_);
+}
+
+Status Client::Authenticate(const std::string& token) {
+  protocol::Request request{.command = protocol::Command::kAuth, .token = token};
+  if (Status s = SendRaw(protocol::EncodeRequest(request)); !s.ok()) return s;
+  Result<std::string> line = ReadLine();
+  if (!line.ok()) return line.status();
+  return protocol::ParseReplyLine(*line).status();
+}
+
+Result<std::size_t> Client::Receive(char* data, std::size_t size) {
+  if (tls_) return tls_->Read(data, size);
+  while (true) {
+    ssize_t got = ::recv(fd_, data, size, 0);
+    if (got > 0) received_any_ = true;
+    if (got >= 0) return static_cast<std::size_t>(got);
+    if (errno != EINTR) return NetworkError(errno, "receive");
+  }
+}
+
+Status Client::StreamEnded(Status cause) const {
+  if (tls_) return cause;
+  // A TLS record (alert 0x15 or handshake 0x16, version 3.x) where a reply line should be:
+  // the server speaks TLS and refused our plain bytes.
+  std::string_view head = std::string_view(buffer_).substr(begin_);
+  if (head.size() >= 2 && (head[0] == '\x15' || head[0] == '\x16') && head[1] == '\x03') {
+    return Status::Internal(fmt::format("{} answered in TLS: connect with --tls (or tls = true in "
+                                        "the config file)", server_));
+  }
+  // A ferry server answers every request, an error included; one that hangs up on the first
+  // without a byte is most likely a TLS server that could not parse our plain text (OpenSSL
+  // sends no alert then).
+  if (!received_any_) {
+    return Status::Internal(fmt::format("{} closed the connection without a reply (if it expects "
+                                        "TLS: --tls, or tls = true in the config file)", server_));
+  }
+  return cause;
+}
 
 Status Client::SendRaw(std::string_view bytes) {
+  if (tls_) {
+    Status sent = tls_->Write(bytes);
+    if (!sent.ok()) in_step_ = false;
+    return sent;
+  }
   while (!bytes.empty()) {
     ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (sent < 0) {
@@ -114,11 +182,11 @@ Result<std::string> Client::ReadLine() {
     begin_ = 0;
     std::size_t old = buffer_.size();
     buffer_.resize(old + 16384);
-    ssize_t got = ::recv(fd_, buffer_.data() + old, 16384, 0);
-    buffer_.resize(old + static_cast<std::size_t>(std::max<ssize_t>(got, 0)));
-    if (got == 0 || (got < 0 && errno != EINTR)) in_step_ = false;
-    if (got == 0) return Status::Internal("the server closed the connection");
-    if (got < 0 && errno != EINTR) return NetworkError(errno, "receive");
+    Result<std::size_t> got = Receive(buffer_.data() + old, 16384);
+    buffer_.resize(old + (got.ok() ? *got : 0));
+    if (!got.ok() || *got == 0) in_step_ = false;
+    if (!got.ok()) return StreamEnded(got.status());
+    if (*got == 0) return StreamEnded(Status::Internal("the server closed the connection"));
   }
 }
 
@@ -132,14 +200,11 @@ Status Client::ReadExact(std::uint64_t length, const Sink& sink) {
   std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(length, kChunk)));
   while (length > 0) {
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, chunk.size()));
-    ssize_t got = ::recv(fd_, chunk.data(), want, 0);
-    if (got == 0) return Status::Internal("the server closed the connection mid-transfer");
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return NetworkError(errno, "receive");
-    }
-    if (Status s = sink({chunk.data(), static_cast<std::size_t>(got)}); !s.ok()) return s;
-    length -= static_cast<std::uint64_t>(got);
+    Result<std::size_t> got = Receive(chunk.data(), want);
+    if (!got.ok()) return got.status();
+    if (*got == 0) return Status::Internal("the server closed the connection mid-transfer");
+    if (Status s = sink({chunk.data(), *got}); !s.ok()) return s;
+    length -= *got;
   }
   return Status::Ok();
 }

@@ -1,9 +1,10 @@
-// Client: the native protocol from the client's side, over one blocking TCP connection.
-// The ferry CLI and the integration tests both use it. One Client per thread.
+// Client: the native protocol from the client's side, over one blocking TCP connection, in
+// TLS if asked. The ferry CLI and the integration tests both use it. One Client per thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,7 +23,17 @@ struct ClientOptions {
   std::string server = "127.0.0.1:7878";  // HOST:PORT, [V6]:PORT, or a name to resolve
   // A connection that moves no byte for this long fails (the server is gone or hung).
   std::chrono::milliseconds io_timeout{60'000};
+  // Sent as `AUTH <token>` first thing on every connection; empty: none (anonymous).
+  std::string token;
+  // The whole protocol in TLS 1.2 or later, the server's certificate verified against
+  // `ca_file` (PEM), or the system's trusted CAs if that is empty, and against the host of
+  // `server`, or `tls_name` if that is set (a name or an IP address).
+  bool tls = false;
+  std::filesystem::path ca_file;
+  std::string tls_name;
 };
+
+class TlsSession;
 
 // Called with each chunk of a download; a non-OK Status stops the transfer.
 using Sink = std::function<Status(std::string_view bytes)>;
@@ -31,6 +42,11 @@ using Progress = std::function<void(std::uint64_t done)>;
 
 class Client {
  public:
+  // Connects, runs the TLS handshake (options.tls) and sends AUTH (options.token). Fails with
+  // 400 for a malformed server or token, 503 if the server cannot be reached or does not
+  // answer in time, the server's own Status if it refuses the token (401, or 429 after too
+  // many failures from this address), 500 for a TLS failure (the message names the server
+  // and the reason: certificate not trusted or not for this host, no TLS 1.2+...).
   static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
   ~Client();
 
@@ -55,7 +71,13 @@ class Client {
   bool in_step() const { return in_step_; }
 
  private:
-  explicit Client(int fd) : fd_(fd) {}
+  Client(int fd, std::string server);
+  Status Authenticate(const std::string& token);
+  // Up to `size` bytes: at least one, or 0 once the server closed the connection.
+  Result<std::size_t> Receive(char* data, std::size_t size);
+  // `cause`, the end of the stream while a reply line was awaited, or a hint to use TLS if
+  // the server answered in TLS or hung up without a byte.
+  Status StreamEnded(Status cause) const;
   Status SendRaw(std::string_view bytes);
   Result<std::string> ReadLine();
   Status ReadExact(std::uint64_t length, const Sink& sink);
@@ -66,6 +88,9 @@ class Client {
   Result<std::vector<T>> ReadCounted(Result<T> (*parse)(std::string_view));
 
   int fd_;
+  std::string server_;
+  std::unique_ptr<TlsSession> tls_;  // null: plain TCP
+  bool received_any_ = false;        // a byte came from the server (plain TCP only)
   bool in_step_ = true;
   std::string buffer_;  // received, not yet consumed
   std::size_t begin_ = 0;

@@ -1,5 +1,6 @@
 // ferry: the command-line client. Exit codes: 0 success, 1 the operation failed (message on
 // stderr), 2 usage error.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -32,15 +33,28 @@ constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
 
 struct Options {
-  std::string server;
+  ferry::client::ClientOptions client;  // server, token, TLS
   bool json = false;
   bool quiet = false;
   unsigned parallel = 4;
   bool skip_existing = false;
 };
 
+// Where the token came from ("FERRY_TOKEN"), or empty without one; set once by main.
+std::string g_token_origin;
+
+// The status for a person: with a 401, what token was sent (never the token itself).
+std::string Explain(const Status& status) {
+  std::string text = status.ToString();
+  if (status.code() != ferry::Code::kUnauthenticated) return text;
+  if (g_token_origin.empty()) {
+    return text + " (no token given: --token-file FILE, FERRY_TOKEN or token in the config file)";
+  }
+  return text + " (the token from " + g_token_origin + ")";
+}
+
 int Fail(const Status& status) {
-  std::cerr << "ferry: " << status.ToString() << "\n";
+  std::cerr << "ferry: " << Explain(status) << "\n";
   return kExitFailed;
 }
 
@@ -55,7 +69,7 @@ std::optional<ObjectName> NameArg(const std::string& text) {
 }
 
 Result<std::unique_ptr<Client>> Connect(const Options& options) {
-  return Client::Connect({.server = options.server});
+  return Client::Connect(options.client);
 }
 
 std::string FormatTime(std::int64_t seconds) {
@@ -131,7 +145,7 @@ int RunBatch(const Options& options, std::vector<ferry::client::TransferJob> job
   std::vector<ferry::client::TransferResult> results;
   {
     ferry::client::ProgressDisplay progress(show_progress, jobs.size(), total);
-    ferry::client::BatchOptions batch{.client = {.server = options.server},
+    ferry::client::BatchOptions batch{.client = options.client,
                                       .parallel = options.parallel,
                                       .skip_existing = options.skip_existing,
                                       .progress = &progress};
@@ -147,7 +161,7 @@ int RunBatch(const Options& options, std::vector<ferry::client::TransferJob> job
   for (const auto& r : results) {
     if (!r.status.ok()) {
       ++failed;
-      std::cerr << "ferry: " << r.job.name.str() << ": " << r.status.ToString() << "\n";
+      std::cerr << "ferry: " << r.job.name.str() << ": " << Explain(r.status) << "\n";
       continue;
     }
     if (r.skipped) ++skipped;
@@ -248,9 +262,26 @@ std::optional<std::filesystem::path> ConfigPath(const std::string& flag, bool& r
   return std::nullopt;
 }
 
-// Reads the config file and picks the server (--server > FERRY_SERVER > the file's default).
-ferry::Status ChooseServer(const std::string& config_flag, std::optional<std::string> server_flag,
-                           std::string& server) {
+// The first line of a token file. Warns when others may read it (ssh refuses such keys; a
+// token is worth the same care).
+Result<std::string> ReadTokenFile(const std::filesystem::path& path, const std::string& origin) {
+  std::ifstream in(path);
+  if (!in) return ferry::PosixError(errno, origin);
+  std::string text(8192, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    std::cerr << fmt::format("ferry: warning: {} can be read by other users (chmod 600 {})\n",
+                             path.string(), path.string());
+  }
+  return ferry::client::TokenFromFileText(text, origin);
+}
+
+// Reads the config file and picks the server and how to reach it: see ChooseConnection for
+// the precedence of flags, environment and file.
+ferry::Status LoadSettings(const std::string& config_flag, ferry::client::ConnectionSources sources,
+                           ferry::client::ClientOptions& client, std::string& token_origin) {
   bool required = false;
   std::optional<std::filesystem::path> path = ConfigPath(config_flag, required);
   ferry::client::ClientConfig config;
@@ -258,15 +289,31 @@ ferry::Status ChooseServer(const std::string& config_flag, std::optional<std::st
     std::ifstream in(*path);
     if (!in) return Status::BadRequest(fmt::format("cannot read {}", path->string()));
     std::string text{std::istreambuf_iterator<char>(in), {}};
-    auto parsed = ferry::client::ParseClientConfig(text);
+    const char* home = std::getenv("HOME");
+    auto parsed = ferry::client::ParseClientConfig(text, std::filesystem::absolute(*path).parent_path(),
+                                                   home != nullptr ? home : "");
     if (!parsed.ok()) return Status::BadRequest(fmt::format("{}: {}", path->string(), parsed.status().message()));
     config = std::move(*parsed);
   }
-  std::optional<std::string> env;
-  if (const char* value = std::getenv("FERRY_SERVER"); value != nullptr && *value != '\0') env = value;
-  auto resolved = ferry::client::ResolveServer(std::move(server_flag), std::move(env), config);
-  if (!resolved.ok()) return resolved.status();
-  server = *resolved;
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    return value;
+  };
+  sources.server_env = env("FERRY_SERVER");
+  sources.token_env = env("FERRY_TOKEN");
+  auto choice = ferry::client::ChooseConnection(sources, config);
+  if (!choice.ok()) return choice.status();
+  client.server = choice->address;
+  client.tls = choice->tls;
+  client.ca_file = choice->ca;
+  token_origin = choice->token_origin;
+  client.token = choice->token.value;
+  if (!choice->token.file.empty()) {
+    auto token = ReadTokenFile(choice->token.file, choice->token_origin);
+    if (!token.ok()) return token.status();
+    client.token = *token;
+  }
   return Status::Ok();
 }
 
@@ -276,15 +323,28 @@ int main(int argc, char** argv) {
   app.footer(
       "Names are paths relative to the server's root, with '/' between folders.\n"
       "Exit codes: 0 success, 1 the operation failed (message on stderr), 2 usage error.\n"
-      "Environment: FERRY_SERVER (HOST:PORT or a server's name), FERRY_CONFIG (the config file).\n"
+      "Environment: FERRY_SERVER (HOST:PORT or a server's name), FERRY_TOKEN (the token, if no\n"
+      "--token-file), FERRY_CONFIG (the config file).\n"
       "Config file: ~/.config/ferry/config.toml, e.g.\n"
-      "  server = \"work\"\n  [servers.work]\n  address = \"files.example.com:7878\"");
+      "  server = \"work\"\n  [servers.work]\n  address = \"files.example.com:7878\"\n"
+      "  tls = true\n  token-file = \"~/.config/ferry/work.token\"\n"
+      "Details: docs/client.md.");
   Options options;
   std::string server_flag, config_flag;
   app.add_option("-s,--server", server_flag,
                  "HOST:PORT or a name from the config file (default: $FERRY_SERVER, the config "
                  "file's server, 127.0.0.1:7878)");
   app.add_option("--config", config_flag, "config file (default: ~/.config/ferry/config.toml)");
+  ferry::client::ConnectionSources sources;
+  std::string token_file_flag, ca_flag;
+  app.add_option("--token-file", token_file_flag,
+                 "send the token on FILE's first line (default: $FERRY_TOKEN, the config file's). "
+                 "There is no --token flag on purpose: any user can read a command line with ps")
+      ->option_text("FILE");
+  app.add_flag("--tls", sources.tls_flag,
+               "speak TLS 1.2+ to the server, its certificate checked against the system's CAs");
+  app.add_option("--ca", ca_flag, "trust the CA certificate(s) in FILE (PEM) instead; implies --tls")
+      ->option_text("FILE");
   app.add_flag("--json", options.json, "print JSON for scripts (transfers: one line per file)");
   app.add_flag("-q,--quiet", options.quiet, "no progress bar, no summary");
   app.require_subcommand(0, 1);  // none: the shell on a terminal
@@ -324,9 +384,10 @@ int main(int argc, char** argv) {
     int code = app.exit(error);
     return code == 0 ? 0 : kExitUsage;
   }
-  std::optional<std::string> chosen;
-  if (!server_flag.empty()) chosen = server_flag;
-  if (Status s = ChooseServer(config_flag, chosen, options.server); !s.ok()) {
+  if (!server_flag.empty()) sources.server_flag = server_flag;
+  if (!token_file_flag.empty()) sources.token_file_flag = token_file_flag;
+  if (!ca_flag.empty()) sources.ca_flag = ca_flag;
+  if (Status s = LoadSettings(config_flag, sources, options.client, g_token_origin); !s.ok()) {
     std::cerr << "ferry: " << s.message() << "\n";
     return kExitUsage;
   }
@@ -337,7 +398,7 @@ int main(int argc, char** argv) {
   if (*rm) return RunRemove(options, name);
   if (*stats) return RunStats(options);
   if (*shell || (app.get_subcommands().empty() && ::isatty(STDIN_FILENO) == 1)) {
-    return ferry::client::RunShell({.server = options.server});
+    return ferry::client::RunShell(options.client);
   }
   std::cerr << app.help();
   return kExitUsage;

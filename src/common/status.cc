@@ -51,6 +51,7 @@ Status PosixError(int error_number, std::string_view what) {
     case EPERM:
     case EXDEV:  // openat2(RESOLVE_BENEATH): the path would leave the root
     case ELOOP:
+    case ENXIO:  // open(2) of a socket, or of a device or FIFO with nothing behind it
     case EROFS:
       return Status::Forbidden(std::move(message));
     case ENOSPC:

@@ -19,6 +19,7 @@ TEST(Status, PosixErrorsMapToWireCodes) {
   EXPECT_EQ(PosixError(ENOENT, "open").code(), Code::kNotFound);
   EXPECT_EQ(PosixError(EACCES, "open").code(), Code::kForbidden);
   EXPECT_EQ(PosixError(EXDEV, "open").code(), Code::kForbidden);
+  EXPECT_EQ(PosixError(ENXIO, "open").code(), Code::kForbidden);  // a unix socket's file
   EXPECT_EQ(PosixError(ENOSPC, "write").code(), Code::kInsufficientStorage);
   EXPECT_EQ(PosixError(EISDIR, "rename").code(), Code::kConflict);
   EXPECT_EQ(PosixError(EIO, "read").code(), Code::kInternal);

@@ -63,8 +63,12 @@ bool ExpectsContinue(const RequestParser& parser) {
 
 class HttpConnection {
  public:
-  HttpConnection(SessionContext context, tcp::socket& socket, SessionHandle& handle)
-      : context_(context), socket_(socket), handle_(handle), peer_(PeerName(socket)) {}
+  HttpConnection(SessionContext context, Stream& stream, SessionHandle& handle, std::string peer)
+      : context_(context), stream_(stream), handle_(handle), peer_(std::move(peer)) {
+    error_code error;
+    auto endpoint = stream.socket().remote_endpoint(error);
+    address_ = error ? "?" : endpoint.address().to_string();
+  }
 
   asio::awaitable<void> Run();
 
@@ -98,10 +102,24 @@ class HttpConnection {
   asio::awaitable<void> LingeringClose();
   void AddCommonHeaders(HeadOnly& response, const RequestParser& parser, bool keep_alive) const;
 
+  // Who sent this request: from its Authorization header (each request stands alone, as
+  // HTTP wants), or 401/429.
+  Result<auth::Identity> Identify(const RequestParser& parser);
+  // OK if `identity_` may do `action` on `name`; else answers 401 or 403 and returns false.
+  asio::awaitable<bool> Allowed(RequestParser& parser, Outcome& outcome, auth::Action action,
+                                std::string_view name);
+  asio::awaitable<void> SendAuthError(const RequestParser& parser, Outcome& outcome,
+                                      const Status& status);
+  // Reads into buffer_ until it holds something, in the idle phase; false when the
+  // connection ended instead.
+  asio::awaitable<bool> AwaitRequest();
+
   SessionContext context_;
-  tcp::socket& socket_;
+  Stream& stream_;
   SessionHandle& handle_;
   std::string peer_;
+  std::string address_;      // the client's IP address: what failed authentications count by
+  auth::Identity identity_;  // of the request being handled
   beast::flat_buffer buffer_{kMaxHeaderBytes + kBodyChunk};
   std::vector<char> body_buffer_;  // allocated on the first transfer that needs it
   bool continue_sent_ = false;     // this request's "100 Continue" went out
@@ -110,14 +128,17 @@ class HttpConnection {
 asio::awaitable<void> HttpConnection::Run() {
   bool linger = false;
   while (!context_.stopping.load()) {
+    if (!co_await AwaitRequest()) break;
+    stream_.Enter(Stream::Phase::kHeader);
     RequestParser parser;
     parser.header_limit(kMaxHeaderBytes);
     parser.body_limit(boost::none);  // the upload limit is the service's, with its own 413
-    auto [error, read] = co_await bhttp::async_read_header(socket_, buffer_, parser, kNoThrow);
+    auto [error, read] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
     if (error == bhttp::error::end_of_stream || error == asio::error::eof ||
         error == asio::error::operation_aborted || error == asio::error::connection_reset) {
-      break;  // the client is done, or a stop closed the idle connection
+      break;  // the client is done, or a deadline or a stop closed the connection
     }
+    stream_.Enter(Stream::Phase::kWorking);
     handle_.busy = true;
     auto started = std::chrono::steady_clock::now();
     continue_sent_ = false;
@@ -134,7 +155,8 @@ asio::awaitable<void> HttpConnection::Run() {
       response.set(bhttp::field::content_type, "text/plain; charset=utf-8");
       response.keep_alive(false);
       response.prepare_payload();
-      co_await bhttp::async_write(socket_, response, kNoThrow);
+      stream_.Enter(Stream::Phase::kBody);
+      co_await bhttp::async_write(stream_, response, kNoThrow);
       outcome = {static_cast<int>(response.result_int()), service::Command::kOther, false, true};
     } else {
       outcome.keep_alive = parser.get().keep_alive();
@@ -152,8 +174,49 @@ asio::awaitable<void> HttpConnection::Run() {
     }
   }
   if (linger) co_await LingeringClose();
-  error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+asio::awaitable<bool> HttpConnection::AwaitRequest() {
+  if (buffer_.size() > 0) co_return true;  // a pipelined request is already here
+  stream_.Enter(Stream::Phase::kIdle);
+  // Small: an idle keep-alive connection should cost little. Beast reads the rest.
+  constexpr std::size_t kFirstRead = 4096;
+  auto [error, read] = co_await stream_.async_read_some(buffer_.prepare(kFirstRead), kNoThrow);
+  buffer_.commit(read);
+  co_return !error && read > 0;
+}
+
+Result<auth::Identity> HttpConnection::Identify(const RequestParser& parser) {
+  std::string_view header = Header(parser, bhttp::field::authorization);
+  if (header.empty()) return auth::Anonymous(context_.auth);
+  std::optional<std::string> token = auth::TokenFromAuthorization(header);
+  if (!token) return Status::Unauthenticated("Authorization wants Bearer TOKEN or Basic");
+  return Authenticate(context_, *token, address_, peer_);
+}
+
+asio::awaitable<bool> HttpConnection::Allowed(RequestParser& parser, Outcome& outcome,
+                                              auth::Action action, std::string_view name) {
+  Status allowed = auth::Authorize(identity_, action, name);
+  if (allowed.ok()) co_return true;
+  co_await DiscardBody(parser, outcome);
+  co_await SendAuthError(parser, outcome, allowed);
+  co_return false;
+}
+
+asio::awaitable<void> HttpConnection::SendAuthError(const RequestParser& parser, Outcome& outcome,
+                                                    const Status& status) {
+  HeadOnly extra;
+  if (status.code() == Code::kUnauthenticated) {
+    // Browsers ask for a user name and password on Basic (any user, the token as password).
+    extra.insert(bhttp::field::www_authenticate, "Bearer realm=\"ferry\"");
+    extra.insert(bhttp::field::www_authenticate, "Basic realm=\"ferry\", charset=\"UTF-8\"");
+  }
+  if (status.code() == Code::kTooManyRequests) {
+    extra.set(bhttp::field::retry_after, std::to_string(auth::FailureLimiter::Options{}.window.count()));
+  }
+  co_await SendText(parser, outcome, static_cast<bhttp::status>(status.number()),
+                    "text/plain; charset=utf-8", fmt::format("{}\n", status.ToString()),
+                    std::move(extra));
 }
 
 asio::awaitable<void> HttpConnection::Handle(RequestParser& parser, Outcome& outcome) {
@@ -175,19 +238,31 @@ asio::awaitable<void> HttpConnection::Handle(RequestParser& parser, Outcome& out
     co_await DiscardBody(parser, outcome);
     co_return co_await SendError(parser, outcome, target.status());
   }
+  Result<auth::Identity> who = Identify(parser);
+  if (!who.ok()) {
+    co_await DiscardBody(parser, outcome);
+    co_return co_await SendAuthError(parser, outcome, who.status());
+  }
+  identity_ = std::move(*who);
   bool read_only_method = method == bhttp::verb::get || method == bhttp::verb::head;
   switch (target->kind) {
-    case Kind::kFile:
-      if (read_only_method) co_return co_await HandleFile(parser, *target->file, outcome);
-      if (method == bhttp::verb::put) co_return co_await HandlePut(parser, *target->file, outcome);
-      if (method == bhttp::verb::delete_) co_return co_await HandleDelete(parser, *target->file, outcome);
+    case Kind::kFile: {
+      const ObjectName& name = *target->file;
+      auth::Action action = read_only_method ? auth::Action::kRead : auth::Action::kWrite;
+      bool known_method = read_only_method || method == bhttp::verb::put || method == bhttp::verb::delete_;
+      if (known_method && !co_await Allowed(parser, outcome, action, name.str())) co_return;
+      if (read_only_method) co_return co_await HandleFile(parser, name, outcome);
+      if (method == bhttp::verb::put) co_return co_await HandlePut(parser, name, outcome);
+      if (method == bhttp::verb::delete_) co_return co_await HandleDelete(parser, name, outcome);
       break;
+    }
     case Kind::kFolder:
       if (read_only_method) co_return co_await HandleFolder(parser, target->folder, outcome);
       break;
     case Kind::kMetrics:
       outcome.command = service::Command::kMetrics;
       if (read_only_method) {
+        if (!co_await Allowed(parser, outcome, auth::Action::kAdmin, "")) co_return;
         std::string text = context_.metrics.RenderPrometheus(context_.service.Stats());
         co_return co_await SendText(parser, outcome, bhttp::status::ok,
                                     "text/plain; version=0.0.4; charset=utf-8", std::move(text));
@@ -291,7 +366,7 @@ asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const Ob
     outcome.keep_alive = false;
     co_return;
   }
-  bool sent = co_await SendDownload(socket_, *download, context_.blocking_pool, body_buffer_, peer_);
+  bool sent = co_await SendDownload(stream_, *download, context_.blocking_pool, body_buffer_, peer_);
   if (!sent) {
     outcome.keep_alive = false;
     co_return;
@@ -302,7 +377,12 @@ asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const Ob
 asio::awaitable<void> HttpConnection::HandleFolder(RequestParser& parser, const std::string& folder,
                                                    Outcome& outcome) {
   outcome.command = service::Command::kList;
-  auto entries = co_await Offload(context_.blocking_pool, [&] { return context_.service.List(folder); });
+  Result<std::string> listed = auth::AuthorizeList(identity_, folder);
+  if (!listed.ok()) co_return co_await SendAuthError(parser, outcome, listed.status());
+  // A token confined to a prefix sees only its part of the folder.
+  auto entries = co_await Offload(context_.blocking_pool, [&] {
+    return context_.service.List(*listed);
+  });
   if (!entries.ok()) co_return co_await SendError(parser, outcome, entries.status());
   if (entries->empty() && !folder.empty()) {
     co_return co_await SendError(parser, outcome,
@@ -351,7 +431,8 @@ asio::awaitable<void> HttpConnection::HandlePut(RequestParser& parser, const Obj
   // curl and others wait for this before sending a large body (HTTP/1.1 only: RFC 9110 10.1.1).
   if (ExpectsContinue(parser)) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    auto [error, written] = co_await asio::async_write(socket_, asio::buffer(kContinue), kNoThrow);
+    stream_.Enter(Stream::Phase::kBody);
+    auto [error, written] = co_await asio::async_write(stream_, asio::buffer(kContinue), kNoThrow);
     if (error) {
       outcome = {kClientGone, outcome.command, false, false};
       co_return;
@@ -369,7 +450,9 @@ asio::awaitable<void> HttpConnection::HandlePut(RequestParser& parser, const Obj
   while (!parser.is_done()) {
     parser.get().body().data = body_buffer_.data();
     parser.get().body().size = body_buffer_.size();
-    auto [error, read] = co_await bhttp::async_read(socket_, buffer_, parser, kNoThrow);
+    stream_.Enter(Stream::Phase::kBody);
+    auto [error, read] = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
+    stream_.Progress(read);
     if (error && error != bhttp::error::need_buffer) {
       // The client went away (or broke the chunked framing): nothing of the upload stays.
       spdlog::info("{} HTTP PUT {}: {} after {} bytes; nothing stored", peer_, name.str(),
@@ -429,7 +512,9 @@ void HttpConnection::AddCommonHeaders(HeadOnly& response, const RequestParser& p
 asio::awaitable<bool> HttpConnection::WriteHeader(HeadOnly& response) {
   // An empty_body message writes its header only; Content-Length stays what was set.
   bhttp::response_serializer<bhttp::empty_body> serializer(response);
-  auto [error, written] = co_await bhttp::async_write_header(socket_, serializer, kNoThrow);
+  stream_.Enter(Stream::Phase::kBody);
+  auto [error, written] = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
+  stream_.Progress(written);
   co_return !error;
 }
 
@@ -446,7 +531,8 @@ asio::awaitable<void> HttpConnection::SendText(const RequestParser& parser, Outc
     co_return;
   }
   if (parser.get().method() == bhttp::verb::head || text.empty()) co_return;
-  auto [error, written] = co_await asio::async_write(socket_, asio::buffer(text), kNoThrow);
+  auto [error, written] = co_await asio::async_write(stream_, asio::buffer(text), kNoThrow);
+  stream_.Progress(written);
   if (error) outcome.keep_alive = false;
 }
 
@@ -477,7 +563,9 @@ asio::awaitable<void> HttpConnection::DiscardBody(RequestParser& parser, Outcome
   while (!parser.is_done()) {
     parser.get().body().data = sink;
     parser.get().body().size = sizeof sink;
-    auto [error, read] = co_await bhttp::async_read(socket_, buffer_, parser, kNoThrow);
+    stream_.Enter(Stream::Phase::kBody);
+    auto [error, read] = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
+    stream_.Progress(read);
     if (error && error != bhttp::error::need_buffer) {
       outcome.keep_alive = false;
       co_return;
@@ -486,19 +574,22 @@ asio::awaitable<void> HttpConnection::DiscardBody(RequestParser& parser, Outcome
 }
 
 asio::awaitable<void> HttpConnection::LingeringClose() {
+  // On the TCP socket beneath any TLS: what arrives now is dropped unread anyway.
+  tcp::socket& socket = stream_.socket();
   error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_send, ignored);
-  asio::steady_timer deadline(socket_.get_executor());
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.Enter(Stream::Phase::kWorking);  // the linger has its own deadline
+  asio::steady_timer deadline(socket.get_executor());
   deadline.expires_after(kLingerTime);
   // The handler may already be queued when the read loop ends; then the socket may be gone.
   auto alive = std::make_shared<bool>(true);
-  deadline.async_wait([this, alive](error_code e) {
+  deadline.async_wait([&socket, alive](error_code e) {
     error_code cancel_error;
-    if (!e && *alive) socket_.cancel(cancel_error);
+    if (!e && *alive) socket.cancel(cancel_error);
   });
   char sink[8192];
   while (true) {
-    auto [error, read] = co_await socket_.async_read_some(asio::buffer(sink), kNoThrow);
+    auto [error, read] = co_await socket.async_read_some(asio::buffer(sink), kNoThrow);
     if (error) break;
   }
   *alive = false;
@@ -508,10 +599,17 @@ asio::awaitable<void> HttpConnection::LingeringClose() {
 }  // namespace
 
 asio::awaitable<void> RunHttpSession(SessionContext context, tcp::socket socket,
-                                     std::list<SessionHandle>& registry) {
-  SessionRegistration registration(registry, socket, context.metrics, service::Door::kHttp);
-  HttpConnection connection(context, socket, registration.handle());
-  co_await connection.Run();
+                                     std::list<SessionHandle>& registry,
+                                     [[maybe_unused]] ConnectionLimiter::Ticket ticket) {
+  Stream stream(std::move(socket), context.limits);
+  SessionRegistration registration(registry, stream.socket(), context.metrics, service::Door::kHttp);
+  std::string peer = PeerName(stream.socket());
+  if (co_await StartSession(context, stream, peer)) {
+    HttpConnection connection(context, stream, registration.handle(), peer);
+    co_await connection.Run();
+  }
+  if (stream.timed_out()) spdlog::info("{} closed: {}", peer, stream.timed_out());
+  co_await stream.Close();
 }
 
 }  // namespace ferry::server

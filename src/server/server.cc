@@ -9,11 +9,16 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <sys/resource.h>
+
 #include <csignal>
 #include <fstream>
+#include <sstream>
 #include <list>
 #include <optional>
 #include <thread>
@@ -22,7 +27,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "auth/auth.h"
 #include "common/units.h"
+#include "server/limits.h"
 #include "server/session.h"
 #include "store/store.h"
 
@@ -60,6 +67,76 @@ struct Worker {
   std::thread thread;
 };
 
+// TLS 1.2 and 1.3 only, forward-secret AEAD suites only (Mozilla's "intermediate" profile).
+Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const Config& config) {
+  auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  error_code error;
+  tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use |
+                   SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE, error);
+  SSL_CTX* native = tls->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_cipher_list(native,
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                          "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                          "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305");
+  if (!error) tls->use_certificate_chain_file(config.tls_cert.string(), error);
+  if (error) {
+    return Status::BadRequest(fmt::format("--tls-cert {}: {}", config.tls_cert.string(), error.message()));
+  }
+  tls->use_private_key_file(config.tls_key.string(), asio::ssl::context::pem, error);
+  if (error) {
+    return Status::BadRequest(fmt::format("--tls-key {}: {}", config.tls_key.string(), error.message()));
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return Status::BadRequest("--tls-key does not belong to --tls-cert");
+  }
+  return tls;
+}
+
+Result<std::unique_ptr<auth::AuthFile>> ReadAuthFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return Status::BadRequest(fmt::format("cannot read --auth-file {}", path.string()));
+  auto parsed = auth::ParseAuthFile(text.str(), path.string());
+  if (!parsed.ok()) return parsed.status();
+  return std::make_unique<auth::AuthFile>(std::move(*parsed));
+}
+
+// Each connection holds a descriptor (and a file being sent, another): let the process have
+// as many as the system allows it, not the shell's default of 1024.
+void RaiseDescriptorLimit(unsigned max_connections) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < rlim_t{max_connections}) {
+    spdlog::warn("the descriptor limit ({}) is below --max-connections {}; beyond it accepts "
+                 "fail until connections close (raise it: LimitNOFILE= in systemd, ulimit -n)",
+                 limit.rlim_cur, max_connections);
+  }
+}
+
+// A refused connection learns why in its door's words (TLS: before any handshake, nothing
+// can be said), then is closed.
+void Refuse(tcp::socket& socket, Door door, bool tls) {
+  static constexpr std::string_view kNative = "ERR 503 too many connections\n";
+  static constexpr std::string_view kHttp =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 26\r\n"
+      "Retry-After: 1\r\nConnection: close\r\n\r\n503 too many connections\r\n";
+  error_code ignored;
+  if (!tls) {
+    // A fresh socket's send buffer is empty: this never blocks.
+    asio::write(socket, asio::buffer(door == Door::kNative ? kNative : kHttp), ignored);
+  }
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
 void LogException(std::exception_ptr error, std::string_view where) {
   if (!error) return;
   try {
@@ -79,6 +156,10 @@ struct Server::Impl {
   std::unique_ptr<asio::thread_pool> blocking_pool;
   std::unique_ptr<service::FileService> service;
   service::RequestMetrics metrics;
+  std::unique_ptr<auth::AuthFile> auth;  // null: no authentication
+  auth::FailureLimiter failures;
+  std::unique_ptr<asio::ssl::context> tls;  // null: plain TCP
+  std::unique_ptr<ConnectionLimiter> connections;
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<bool> stopping{false};
   std::atomic<int> live_sessions{0};
@@ -89,6 +170,8 @@ struct Server::Impl {
   std::optional<asio::steady_timer> expiry_timer;
 
   Status OpenStores();
+  // The auth file, TLS certificates and limits.
+  Status SetUpSecurity();
   // Opens a listener on every worker; returns the bound "HOST:PORT".
   Result<std::string> Listen(Door door, const std::string& address);
   Status Listen();
@@ -99,7 +182,7 @@ struct Server::Impl {
 };
 
 Status Server::Impl::OpenStores() {
-  auto opened = store::OpenLocalStore({config.data, /*durable=*/true});
+  auto opened = store::OpenLocalStore({config.data, /*durable=*/true, config.min_free});
   if (!opened.ok()) return opened.status();
   data = std::move(*opened);
   if (!config.cache.empty()) {
@@ -122,7 +205,29 @@ Status Server::Impl::OpenStores() {
       [pool = blocking_pool.get()](std::function<void()> job) {
         asio::post(*pool, std::move(job));
       },
-      service::ServiceOptions{trace.get(), config.max_upload});
+      service::ServiceOptions{trace.get(), config.max_upload, config.read_only});
+  return Status::Ok();
+}
+
+Status Server::Impl::SetUpSecurity() {
+  if (!config.auth_file.empty()) {
+    auto read = ReadAuthFile(config.auth_file);
+    if (!read.ok()) return read.status();
+    auth = std::move(*read);
+    spdlog::info("authentication: {} tokens from {}; anonymous clients may {}", auth->tokens.size(),
+                 config.auth_file.string(), auth->anonymous == auth::Role::kRead ? "read" : "do nothing");
+  } else if (config.allow_anonymous) {
+    spdlog::warn("*** NO AUTHENTICATION: anyone who can reach {} may read, write and delete "
+                 "every file (--allow-anonymous) ***", config.listen);
+  }
+  if (!config.tls_cert.empty()) {
+    auto made = MakeTlsContext(config);
+    if (!made.ok()) return made.status();
+    tls = std::move(*made);
+  }
+  connections = std::make_unique<ConnectionLimiter>(config.max_connections,
+                                                    config.max_connections_per_ip);
+  RaiseDescriptorLimit(config.max_connections);
   return Status::Ok();
 }
 
@@ -188,17 +293,33 @@ asio::awaitable<void> Server::Impl::AcceptLoop(Worker& worker, Door door) {
       continue;
     }
     error_code ignored;
+    auto remote = socket.remote_endpoint(ignored);
+    std::optional<ConnectionLimiter::Ticket> ticket =
+        connections->TryAdmit(ignored ? std::string("?") : remote.address().to_string());
+    if (!ticket) {
+      spdlog::debug("refused a connection from {}: too many connections", remote.address().to_string());
+      metrics.ConnectionRefused(door);
+      Refuse(socket, door, tls != nullptr);
+      continue;
+    }
     socket.set_option(tcp::no_delay(true), ignored);
     live_sessions.fetch_add(1);
-    SessionContext context{*service, metrics, *blocking_pool, stopping};
+    SessionContext context{*service, metrics, *blocking_pool, stopping, auth.get(), failures,
+                           tls.get(),
+                           StreamLimits{config.idle_timeout, config.header_timeout, config.min_rate,
+                                        config.rate_window}};
     auto on_end = [this](std::exception_ptr e) {
       LogException(e, "session");
       live_sessions.fetch_sub(1);
     };
     if (door == Door::kNative) {
-      asio::co_spawn(worker.io, RunSession(context, std::move(socket), worker.sessions), on_end);
+      asio::co_spawn(worker.io,
+                     RunSession(context, std::move(socket), worker.sessions, std::move(*ticket)),
+                     on_end);
     } else {
-      asio::co_spawn(worker.io, RunHttpSession(context, std::move(socket), worker.sessions), on_end);
+      asio::co_spawn(worker.io,
+                     RunHttpSession(context, std::move(socket), worker.sessions, std::move(*ticket)),
+                     on_end);
     }
   }
 }
@@ -275,6 +396,10 @@ Server::~Server() = default;
 int Server::Run() {
   Impl& impl = *impl_;
   std::signal(SIGPIPE, SIG_IGN);  // a vanished client is an error code, not a signal
+  if (Status s = impl.SetUpSecurity(); !s.ok()) {
+    spdlog::critical("{}", s.message());
+    return 1;
+  }
   if (Status s = impl.OpenStores(); !s.ok()) {
     spdlog::critical("cannot open the stores: {}", s.ToString());
     return 1;

@@ -43,10 +43,17 @@ service::Command MetricsCommand(protocol::Command command) {
   return service::Command::kOther;
 }
 
+std::string AddressOf(const tcp::socket& socket) {
+  error_code error;
+  auto endpoint = socket.remote_endpoint(error);
+  return error ? std::string("?") : endpoint.address().to_string();
+}
+
 class Connection {
  public:
-  Connection(SessionContext context, tcp::socket& socket, SessionHandle& handle)
-      : context_(context), socket_(socket), handle_(handle), peer_(PeerName(socket)) {}
+  Connection(SessionContext context, Stream& stream, SessionHandle& handle, std::string peer)
+      : context_(context), stream_(stream), handle_(handle), peer_(std::move(peer)),
+        address_(AddressOf(stream.socket())), identity_(auth::Anonymous(context.auth)) {}
 
   asio::awaitable<void> Run();
 
@@ -65,14 +72,19 @@ class Connection {
 
   // Each returns false when the connection must close.
   asio::awaitable<bool> Handle(protocol::ParsedLine parsed);
+  // OK, or why this connection's identity may not make `request` (401, 403).
+  Status Authorize(const protocol::Request& request) const;
+  asio::awaitable<bool> HandleAuth(const std::string& token);
   asio::awaitable<bool> HandleList(const std::string& prefix);
   asio::awaitable<bool> HandleGet(const protocol::Request& request);
   asio::awaitable<bool> HandlePut(const protocol::Request& request);
 
   SessionContext context_;
-  tcp::socket& socket_;
+  Stream& stream_;
   SessionHandle& handle_;
   std::string peer_;
+  std::string address_;     // the client's IP address: what failed authentications count by
+  auth::Identity identity_;  // anonymous until AUTH
   protocol::LineReader reader_;
   std::vector<char> body_buffer_;  // allocated on the first transfer that needs it
   int reply_status_ = 200;         // of the request being handled, for the metrics
@@ -83,13 +95,16 @@ asio::awaitable<void> Connection::Run() {
     protocol::LineReader::Event event = reader_.Next();
     if (event.kind == protocol::LineReader::Kind::kNeedMore) {
       if (context_.stopping.load()) break;
+      // A request begun but not finished has header_timeout for all of it.
+      stream_.Enter(reader_.Buffered().empty() ? Stream::Phase::kIdle : Stream::Phase::kHeader);
       std::span<char> space = reader_.WritableSpace();
       auto [error, received] =
-          co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
-      if (error) break;  // the client is gone, or a stop closed the idle connection
+          co_await stream_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
+      if (error) break;  // the client is gone, a deadline cut it, or a stop closed it
       reader_.Commit(received);
       continue;
     }
+    stream_.Enter(Stream::Phase::kWorking);
     handle_.busy = true;
     auto started = std::chrono::steady_clock::now();
     reply_status_ = 200;
@@ -108,12 +123,12 @@ asio::awaitable<void> Connection::Run() {
     handle_.busy = false;
     if (!keep_going || context_.stopping.load()) break;
   }
-  error_code ignored;
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
 }
 
 asio::awaitable<bool> Connection::Write(std::string bytes) {
-  auto [error, written] = co_await asio::async_write(socket_, asio::buffer(bytes), kNoThrow);
+  stream_.Enter(Stream::Phase::kBody);
+  auto [error, written] = co_await asio::async_write(stream_, asio::buffer(bytes), kNoThrow);
+  stream_.Progress(written);
   co_return !error;
 }
 
@@ -125,8 +140,10 @@ asio::awaitable<std::size_t> Connection::ReadBody(std::span<char> out, error_cod
     reader_.Consume(taken);
     co_return taken;
   }
+  stream_.Enter(Stream::Phase::kBody);
   auto [read_error, received] =
-      co_await socket_.async_read_some(asio::buffer(out.data(), out.size()), kNoThrow);
+      co_await stream_.async_read_some(asio::buffer(out.data(), out.size()), kNoThrow);
+  stream_.Progress(received);
   error = read_error;
   co_return received;
 }
@@ -157,8 +174,14 @@ asio::awaitable<bool> Connection::Handle(protocol::ParsedLine parsed) {
     co_return written && parsed.body.kind != protocol::BodyFraming::Kind::kUntilEof;
   }
   const protocol::Request& request = *parsed.request;
+  if (Status allowed = Authorize(request); !allowed.ok()) {
+    if (!co_await SkipBody(parsed.body)) co_return false;
+    co_return co_await Reply(allowed) && parsed.body.kind != protocol::BodyFraming::Kind::kUntilEof;
+  }
   service::FileService& service = context_.service;
   switch (request.command) {
+    case Command::kAuth:
+      co_return co_await HandleAuth(request.token);
     case Command::kList:
       co_return co_await HandleList(request.prefix);
     case Command::kStat: {
@@ -186,7 +209,36 @@ asio::awaitable<bool> Connection::Handle(protocol::ParsedLine parsed) {
   co_return false;
 }
 
-asio::awaitable<bool> Connection::HandleList(const std::string& prefix) {
+Status Connection::Authorize(const protocol::Request& request) const {
+  using protocol::Command;
+  switch (request.command) {
+    case Command::kAuth:
+    case Command::kQuit:
+      return Status::Ok();
+    case Command::kList:
+      return auth::AuthorizeList(identity_, request.prefix).status();
+    case Command::kStat:
+    case Command::kGet:
+      return auth::Authorize(identity_, auth::Action::kRead, request.name->str());
+    case Command::kPut:
+    case Command::kDel:
+      return auth::Authorize(identity_, auth::Action::kWrite, request.name->str());
+    case Command::kStats:
+      return auth::Authorize(identity_, auth::Action::kAdmin, "");
+  }
+  return Status::BadRequest("unknown command");
+}
+
+asio::awaitable<bool> Connection::HandleAuth(const std::string& token) {
+  Result<auth::Identity> who = Authenticate(context_, token, address_, peer_);
+  if (!who.ok()) co_return co_await Reply(who.status());
+  identity_ = std::move(*who);
+  co_return co_await Write(protocol::EncodeOk());
+}
+
+asio::awaitable<bool> Connection::HandleList(const std::string& requested) {
+  // A token confined to a prefix lists only what it may see.
+  std::string prefix = *auth::AuthorizeList(identity_, requested);
   auto entries =
       co_await Offload(context_.blocking_pool, [&] { return context_.service.List(prefix); });
   if (!entries.ok()) co_return co_await Reply(entries.status());
@@ -209,7 +261,7 @@ asio::awaitable<bool> Connection::HandleGet(const protocol::Request& request) {
   spdlog::debug("{} GET {} {}+{} from {}", peer_, request.name->str(), download->offset,
                 download->head.length, download->from_cache ? "cache" : "data");
   if (!co_await Write(protocol::EncodeGetHead(download->head))) co_return false;
-  bool sent = co_await SendDownload(socket_, *download, context_.blocking_pool, body_buffer_, peer_);
+  bool sent = co_await SendDownload(stream_, *download, context_.blocking_pool, body_buffer_, peer_);
   if (sent) context_.metrics.AddBytes(service::Door::kNative, 0, download->head.length);
   co_return sent;
 }
@@ -267,11 +319,47 @@ asio::awaitable<bool> Connection::HandlePut(const protocol::Request& request) {
 
 }  // namespace
 
+asio::awaitable<bool> StartSession(const SessionContext& context, Stream& stream,
+                                   std::string_view peer) {
+  if (context.tls == nullptr) co_return true;
+  error_code error = co_await stream.AcceptTls(*context.tls);
+  if (error) {
+    spdlog::debug("{} TLS handshake failed: {}", peer,
+                  stream.timed_out() ? stream.timed_out() : error.message());
+    co_return false;
+  }
+  co_return true;
+}
+
+Result<auth::Identity> Authenticate(const SessionContext& context, std::string_view token,
+                                    const std::string& address, std::string_view peer) {
+  if (context.auth == nullptr) return auth::Anonymous(nullptr);  // no auth file: all allowed
+  auto now = auth::FailureLimiter::Clock::now();
+  if (auto wait = context.failures.Blocked(address, now); wait.count() > 0) {
+    return Status::TooManyRequests(fmt::format(
+        "too many failed authentications from {}; retry in {} s", address, wait.count()));
+  }
+  std::optional<auth::Identity> who = auth::Authenticate(*context.auth, token);
+  if (!who) {
+    context.failures.RecordFailure(address, now);
+    spdlog::warn("{} authentication failed: unknown token", peer);
+    return Status::Unauthenticated("unknown token");
+  }
+  return std::move(*who);
+}
+
 asio::awaitable<void> RunSession(SessionContext context, tcp::socket socket,
-                                 std::list<SessionHandle>& registry) {
-  SessionRegistration registration(registry, socket, context.metrics, service::Door::kNative);
-  Connection connection(context, socket, registration.handle());
-  co_await connection.Run();
+                                 std::list<SessionHandle>& registry,
+                                 [[maybe_unused]] ConnectionLimiter::Ticket ticket) {
+  Stream stream(std::move(socket), context.limits);
+  SessionRegistration registration(registry, stream.socket(), context.metrics, service::Door::kNative);
+  std::string peer = PeerName(stream.socket());
+  if (co_await StartSession(context, stream, peer)) {
+    Connection connection(context, stream, registration.handle(), peer);
+    co_await connection.Run();
+  }
+  if (stream.timed_out()) spdlog::info("{} closed: {}", peer, stream.timed_out());
+  co_await stream.Close();
 }
 
 }  // namespace ferry::server

@@ -6,21 +6,30 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <list>
 
+#include "auth/auth.h"
+#include "server/limits.h"
+#include "server/stream.h"
 #include "service/file_service.h"
 #include "service/metrics.h"
 
 namespace ferry::server {
 
 // What a session shares with its event-loop thread. Touched only from that thread, except
-// `stopping`, which the signal handler's thread sets, and the metrics (atomics).
+// `stopping`, which the signal handler's thread sets, the metrics (atomics) and the failure
+// limiter (locked).
 struct SessionContext {
   service::FileService& service;
   service::RequestMetrics& metrics;
   boost::asio::thread_pool& blocking_pool;
   std::atomic<bool>& stopping;
+  const auth::AuthFile* auth;         // null: no authentication (everyone may do everything)
+  auth::FailureLimiter& failures;     // failed authentications per client address
+  boost::asio::ssl::context* tls;     // null: plain TCP
+  StreamLimits limits;
 };
 
 // A live connection, registered with its event loop so a stop can reach it.
@@ -53,12 +62,22 @@ class SessionRegistration {
   service::Door door_;
 };
 
-// The native protocol (docs/protocol.md) on one connection.
+// The native protocol (docs/protocol.md) on one connection, which holds `ticket` until it ends.
 boost::asio::awaitable<void> RunSession(SessionContext context, boost::asio::ip::tcp::socket socket,
-                                        std::list<SessionHandle>& registry);
+                                        std::list<SessionHandle>& registry,
+                                        ConnectionLimiter::Ticket ticket);
 // HTTP/1.1 (docs/http.md) on one connection.
 boost::asio::awaitable<void> RunHttpSession(SessionContext context,
                                             boost::asio::ip::tcp::socket socket,
-                                            std::list<SessionHandle>& registry);
+                                            std::list<SessionHandle>& registry,
+                                            ConnectionLimiter::Ticket ticket);
+// What a connection's first moments share on both doors: TLS's handshake when it is on.
+// False if the connection cannot go on.
+boost::asio::awaitable<bool> StartSession(const SessionContext& context, Stream& stream,
+                                          std::string_view peer);
+// Authenticates `token` for the client at `address`: its identity, or 401 for an unknown
+// token (the failure is recorded and logged), or 429 while the address has failed too often.
+Result<auth::Identity> Authenticate(const SessionContext& context, std::string_view token,
+                                    const std::string& address, std::string_view peer);
 
 }  // namespace ferry::server

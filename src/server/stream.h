@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -54,7 +55,8 @@ class Stream {
   void Progress(std::uint64_t bytes) { window_bytes_ += bytes; }
   // Why the stream was cut by a deadline ("idle", "slow request", "too slow"); nullptr if not.
   const char* timed_out() const { return timed_out_; }
-  // Sends TLS's close_notify (bounded by a short deadline), then shuts the socket down.
+  // Sends TLS's close_notify (bounded by a short deadline), then closes the socket (with a
+  // reset if a deadline cut it).
   boost::asio::awaitable<void> Close();
 
   template <typename Buffers, typename Token>
@@ -77,8 +79,10 @@ class Stream {
   }
 
  private:
-  void Arm(std::chrono::steady_clock::duration after);
+  void Arm(std::chrono::steady_clock::time_point deadline);
+  void Disarm();
   void OnDeadline();
+  std::chrono::seconds BodyWindow() const;
 
   boost::asio::ip::tcp::socket socket_;
   std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
@@ -87,6 +91,8 @@ class Stream {
   // The timer's handler may already be queued when the Stream goes; it checks this first.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::optional<Phase> phase_;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  bool waiting_ = false;  // the timer has a wait in progress
   std::uint64_t window_bytes_ = 0;
   const char* timed_out_ = nullptr;
 };

@@ -1,6 +1,7 @@
 #include "server/transfer.h"
 
 #include <sys/sendfile.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -19,9 +20,10 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-// Sends `length` bytes of `fd` from `offset` with sendfile.
-asio::awaitable<bool> SendFileRange(tcp::socket& socket, int fd, std::uint64_t offset,
+// Sends `length` bytes of `fd` from `offset` with sendfile: zero-copy, plain TCP only.
+asio::awaitable<bool> SendFileRange(Stream& stream, int fd, std::uint64_t offset,
                                     std::uint64_t length, std::string_view peer) {
+  tcp::socket& socket = stream.socket();
   if (!socket.native_non_blocking()) socket.native_non_blocking(true);
   auto position = static_cast<off_t>(offset);
   while (length > 0) {
@@ -29,6 +31,7 @@ asio::awaitable<bool> SendFileRange(tcp::socket& socket, int fd, std::uint64_t o
     ssize_t sent = ::sendfile(socket.native_handle(), fd, &position, want);
     if (sent > 0) {
       length -= static_cast<std::uint64_t>(sent);
+      stream.Progress(static_cast<std::uint64_t>(sent));
     } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       auto [error] = co_await socket.async_wait(tcp::socket::wait_write, kNoThrow);
       if (error) co_return false;
@@ -44,17 +47,51 @@ asio::awaitable<bool> SendFileRange(tcp::socket& socket, int fd, std::uint64_t o
   co_return true;
 }
 
+// Sends `length` bytes from `offset` through `buffer`, read on the blocking pool by `read`:
+// for TLS (which encrypts in user space) and for files without a descriptor.
+template <typename ReadAt>
+asio::awaitable<bool> SendCopied(Stream& stream, ReadAt read, std::uint64_t offset,
+                                 std::uint64_t length, asio::thread_pool& pool,
+                                 std::vector<char>& buffer) {
+  buffer.resize(kBodyChunk);
+  while (length > 0) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, kBodyChunk));
+    auto got = co_await Offload(pool, [&] { return read(offset, std::span<char>(buffer.data(), want)); });
+    if (!got.ok() || *got == 0) co_return false;
+    auto [error, written] = co_await asio::async_write(stream, asio::buffer(buffer.data(), *got), kNoThrow);
+    if (error) co_return false;
+    stream.Progress(*got);
+    offset += *got;
+    length -= *got;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> SendFd(Stream& stream, int fd, std::uint64_t offset, std::uint64_t length,
+                             asio::thread_pool& pool, std::vector<char>& buffer,
+                             std::string_view peer) {
+  if (!stream.tls()) co_return co_await SendFileRange(stream, fd, offset, length, peer);
+  auto pread = [fd](std::uint64_t at, std::span<char> out) -> Result<std::size_t> {
+    ssize_t got = ::pread(fd, out.data(), out.size(), static_cast<off_t>(at));
+    if (got < 0) return PosixError(errno, "read");
+    return static_cast<std::size_t>(got);
+  };
+  co_return co_await SendCopied(stream, pread, offset, length, pool, buffer);
+}
+
 // Sends a file that is being copied into the cache as its bytes arrive.
-asio::awaitable<bool> FollowFill(tcp::socket& socket, cache::FillProgress& fill,
-                                 std::uint64_t length, std::string_view peer) {
+asio::awaitable<bool> FollowFill(Stream& stream, cache::FillProgress& fill, std::uint64_t length,
+                                 asio::thread_pool& pool, std::vector<char>& buffer,
+                                 std::string_view peer) {
   // The fill's thread wakes us through this timer: it posts a cancel to our event loop.
-  auto wake = std::make_shared<asio::steady_timer>(socket.get_executor());
+  auto wake = std::make_shared<asio::steady_timer>(stream.get_executor());
   std::uint64_t sent = 0;
   while (sent < length) {
     cache::FillProgress::State state = fill.state();
     std::uint64_t available = std::min(state.written, length);
     if (available > sent) {
-      if (!co_await SendFileRange(socket, fill.fd(), sent, available - sent, peer)) {
+      stream.Enter(Stream::Phase::kBody);
+      if (!co_await SendFd(stream, fill.fd(), sent, available - sent, pool, buffer, peer)) {
         co_return false;
       }
       sent = available;
@@ -64,8 +101,10 @@ asio::awaitable<bool> FollowFill(tcp::socket& socket, cache::FillProgress& fill,
       spdlog::info("{}: cache fill failed ({}); connection cut", peer, state.status.ToString());
       co_return false;
     }
+    // Waiting for the store is the server's time, not the client's: no rate applies.
+    stream.Enter(Stream::Phase::kWorking);
     wake->expires_at(asio::steady_timer::time_point::max());
-    fill.OnProgress(sent, [wake, executor = socket.get_executor()] {
+    fill.OnProgress(sent, [wake, executor = stream.get_executor()] {
       asio::post(executor, [wake] { wake->cancel(); });
     });
     co_await wake->async_wait(kNoThrow);
@@ -82,32 +121,19 @@ std::string PeerName(const tcp::socket& socket) {
   return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
 }
 
-asio::awaitable<bool> SendDownload(tcp::socket& socket, service::Download& download,
+asio::awaitable<bool> SendDownload(Stream& stream, service::Download& download,
                                    asio::thread_pool& pool, std::vector<char>& buffer,
                                    std::string_view peer) {
   if (download.filling) {
-    co_return co_await FollowFill(socket, *download.filling, download.head.length, peer);
+    co_return co_await FollowFill(stream, *download.filling, download.head.length, pool, buffer, peer);
   }
+  stream.Enter(Stream::Phase::kBody);
   int fd = download.file->fd();
   if (fd >= 0) {
-    co_return co_await SendFileRange(socket, fd, download.offset, download.head.length, peer);
+    co_return co_await SendFd(stream, fd, download.offset, download.head.length, pool, buffer, peer);
   }
-  buffer.resize(kBodyChunk);
-  std::uint64_t offset = download.offset;
-  std::uint64_t remaining = download.head.length;
-  while (remaining > 0) {
-    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(remaining, kBodyChunk));
-    auto got = co_await Offload(pool, [&] {
-      return download.file->ReadAt(offset, {buffer.data(), want});
-    });
-    if (!got.ok() || *got == 0) co_return false;
-    auto [error, written] =
-        co_await asio::async_write(socket, asio::buffer(buffer.data(), *got), kNoThrow);
-    if (error) co_return false;
-    offset += *got;
-    remaining -= *got;
-  }
-  co_return true;
+  auto read = [&](std::uint64_t at, std::span<char> out) { return download.file->ReadAt(at, out); };
+  co_return co_await SendCopied(stream, read, download.offset, download.head.length, pool, buffer);
 }
 
 }  // namespace ferry::server

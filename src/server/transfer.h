@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "server/stream.h"
 #include "service/file_service.h"
 
 namespace ferry::server {
@@ -39,10 +40,11 @@ boost::asio::awaitable<std::invoke_result_t<F&>> Offload(boost::asio::thread_poo
 std::string PeerName(const boost::asio::ip::tcp::socket& socket);
 
 // Sends a GET's body: `download.head.length` bytes from `download.offset`, with sendfile
-// (zero-copy from the page cache) when the file has a descriptor, following a cache fill as
-// it grows, else through `buffer` and the blocking pool. False if the connection must close
-// (the client went away, or the promised bytes cannot come). `peer` names the client in logs.
-boost::asio::awaitable<bool> SendDownload(boost::asio::ip::tcp::socket& socket,
+// (zero-copy from the page cache) when the file has a descriptor and the stream is plain TCP,
+// following a cache fill as it grows, else through `buffer` and the blocking pool. The stream
+// is in its body phase while bytes move. False if the connection must close (the client went
+// away or was too slow, or the promised bytes cannot come). `peer` names the client in logs.
+boost::asio::awaitable<bool> SendDownload(Stream& stream,
                                           service::Download& download,
                                           boost::asio::thread_pool& pool,
                                           std::vector<char>& buffer, std::string_view peer);

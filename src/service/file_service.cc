@@ -187,6 +187,7 @@ Result<std::unique_ptr<Upload>> FileService::Put(const ObjectName& name,
                                                  std::optional<std::uint64_t> size,
                                                  std::optional<Checksum> expected,
                                                  bool resumable) {
+  if (options_.read_only) return Status::Forbidden("the server is read-only");
   if (resumable && (!size || !expected)) {
     return Status::BadRequest("a resumable PUT needs a size and a checksum");
   }
@@ -195,6 +196,9 @@ Result<std::unique_ptr<Upload>> FileService::Put(const ObjectName& name,
     return Status::TooLarge(
         fmt::format("{} bytes is more than the upload limit of {} bytes", *size, limit));
   }
+  // Refused before a byte is written: the free-space reserve (the bytes a resumed upload
+  // already holds are counted again; erring towards refusing keeps the disk from filling).
+  if (Status space = data_.Reserve(size.value_or(0)); !space.ok()) return space;
   std::string resume_key;
   if (resumable) {
     // The upload's identity: the same bytes for the same name continue; anything else starts anew.
@@ -245,6 +249,7 @@ std::vector<protocol::StatValue> FileService::Stats() {
 }
 
 Status FileService::Delete(const ObjectName& name) {
+  if (options_.read_only) return Status::Forbidden("the server is read-only");
   Status removed = data_.Remove(name);
   if (cache_ != nullptr && (removed.ok() || removed.code() == Code::kNotFound)) {
     cache_->Invalidate(name);

@@ -82,6 +82,7 @@ class Upload {
 struct ServiceOptions {
   sim::TraceWriter* trace = nullptr;  // if set, records every GET for ferry-sim
   std::uint64_t max_upload = 0;       // a PUT above it gets 413; 0: no limit
+  bool read_only = false;             // PUT and DEL get 403
 };
 
 class FileService {

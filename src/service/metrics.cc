@@ -61,6 +61,10 @@ void RequestMetrics::ConnectionClosed(Door door) {
   doors_[static_cast<std::size_t>(door)].connections.fetch_sub(1, kRelaxed);
 }
 
+void RequestMetrics::ConnectionRefused(Door door) {
+  doors_[static_cast<std::size_t>(door)].connections_refused.fetch_add(1, kRelaxed);
+}
+
 std::uint64_t RequestMetrics::requests(Door door, Command command) const {
   const PerCommand& c =
       doors_[static_cast<std::size_t>(door)].commands[static_cast<std::size_t>(command)];
@@ -132,6 +136,9 @@ std::string RequestMetrics::RenderPrometheus(
            [](const PerDoor& d) { return d.connections.load(kRelaxed); });
   per_door("ferry_connections_total", "counter", "Connections accepted.",
            [](const PerDoor& d) { return d.connections_total.load(kRelaxed); });
+  per_door("ferry_connections_refused_total", "counter",
+           "Connections refused at once: too many open, in all or from one address.",
+           [](const PerDoor& d) { return d.connections_refused.load(kRelaxed); });
 
   for (const protocol::StatValue& stat : store_stats) {
     bool gauge = IsGauge(stat.name);

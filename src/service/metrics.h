@@ -39,6 +39,8 @@ class RequestMetrics {
   void AddBytes(Door door, std::uint64_t received, std::uint64_t sent);
   void ConnectionOpened(Door door);
   void ConnectionClosed(Door door);
+  // Refused at once: too many connections (--max-connections, --max-connections-per-ip).
+  void ConnectionRefused(Door door);
 
   std::uint64_t requests(Door door, Command command) const;
 
@@ -60,6 +62,7 @@ class RequestMetrics {
     std::atomic<std::uint64_t> bytes_sent{0};
     std::atomic<std::int64_t> connections{0};
     std::atomic<std::uint64_t> connections_total{0};
+    std::atomic<std::uint64_t> connections_refused{0};
   };
   std::array<PerDoor, kDoors> doors_;
 };

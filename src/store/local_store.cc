@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -176,6 +177,8 @@ class LocalWriteFile final : public WriteFile {
   std::string name_;
   std::optional<std::uint64_t> resumed_;  // set while the write is resumable (kept on abort)
   bool committed_ = false;
+  static constexpr std::uint64_t kReserveCheckBytes = 4 << 20;
+  std::uint64_t unchecked_bytes_ = 0;
 };
 
 class LocalStore final : public Store {
@@ -226,9 +229,9 @@ class LocalStore final : public Store {
     Result<Fd> parent = OpenFolder(folder, /*create=*/true);
     if (!parent.ok()) return parent.status();
     struct stat st;
-    if (::fstatat(parent->get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        S_ISDIR(st.st_mode)) {
-      return Status::Conflict(fmt::format("{} is a folder", name.str()));
+    if (::fstatat(parent->get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (S_ISDIR(st.st_mode)) return Status::Conflict(fmt::format("{} is a folder", name.str()));
+      if (Status s = CheckReplaceable(st, name); !s.ok()) return s;
     }
     if (!resume_key.empty()) return BeginResumable(name, std::move(*parent), leaf, resume_key);
     std::string tmp_name = "put-" + RandomHex();
@@ -274,6 +277,7 @@ class LocalStore final : public Store {
       return PosixError(errno, fmt::format("delete {}", name.str()));
     }
     if (S_ISDIR(st.st_mode)) return Status::Conflict(fmt::format("{} is a folder", name.str()));
+    if (Status s = CheckReplaceable(st, name); !s.ok()) return s;
     if (::unlinkat(parent->get(), leaf.c_str(), 0) != 0) {
       return PosixError(errno, fmt::format("delete {}", name.str()));
     }
@@ -315,6 +319,18 @@ class LocalStore final : public Store {
 
   bool durable() const { return options_.durable; }
 
+  Status Reserve(std::uint64_t bytes) override {
+    if (options_.min_free == 0) return Status::Ok();
+    struct statvfs fs;
+    if (::fstatvfs(root_.get(), &fs) != 0) return PosixError(errno, "statvfs");
+    // f_bavail: what an unprivileged writer may still use (root's reserved blocks excluded).
+    std::uint64_t free = std::uint64_t{fs.f_bavail} * fs.f_frsize;
+    if (free >= options_.min_free && free - options_.min_free >= bytes) return Status::Ok();
+    return Status::InsufficientStorage(fmt::format(
+        "not enough space: {} bytes free, {} needed plus the reserve of {} (--min-free)", free,
+        bytes, options_.min_free));
+  }
+
  private:
   Result<std::unique_ptr<WriteFile>> BeginResumable(const ObjectName& name, Fd parent,
                                                     const std::string& leaf,
@@ -355,6 +371,25 @@ class LocalStore final : public Store {
     if (S_ISREG(st.st_mode)) return Status::Ok();
     if (S_ISDIR(st.st_mode)) return Status::NotFound(fmt::format("{} is a folder", name.str()));
     return Status::Forbidden(fmt::format("{} is not a regular file", name.str()));
+  }
+
+  // What a PUT may replace and a DEL may remove, given the name's own entry (`st`, not
+  // followed): a regular file, or a symlink that stays beneath the root (the link itself is
+  // replaced or removed). A special file or a symlink leading outside is 403 as for reads:
+  // renaming over it or unlinking it would reach nothing outside, but it is not a file ferry
+  // serves, so ferry leaves it alone (docs/protocol.md, "Names").
+  Status CheckReplaceable(const struct stat& st, const ObjectName& name) {
+    if (S_ISLNK(st.st_mode)) {
+      Fd target(OpenBeneath(root_.get(), name.str(), O_PATH));
+      if (target.get() < 0 && errno != ENOENT) {
+        return PosixError(errno, fmt::format("replace {}", name.str()));
+      }
+      return Status::Ok();  // inside (or dangling inside)
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return Status::Forbidden(fmt::format("{} is not a regular file", name.str()));
+    }
+    return Status::Ok();
   }
 
   // Opens (and with `create`, makes) a folder beneath the root. "" is the root itself.
@@ -431,6 +466,13 @@ LocalWriteFile::~LocalWriteFile() {
 }
 
 Status LocalWriteFile::Append(std::string_view bytes) {
+  // A write of unannounced size (or one of many at once) is checked against the reserve as
+  // it grows, every few MiB: statvfs is cheap, but not free.
+  unchecked_bytes_ += bytes.size();
+  if (unchecked_bytes_ >= kReserveCheckBytes) {
+    unchecked_bytes_ = 0;
+    if (Status s = store_.Reserve(bytes.size()); !s.ok()) return s;
+  }
   return WriteAll(file_.get(), bytes, fmt::format("write {}", name_));
 }
 

@@ -1,9 +1,12 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "store/store.h"
@@ -123,10 +126,52 @@ TEST_F(LocalStoreTest, SymlinksOutOfTheRootAreRefused) {
   EXPECT_EQ(Get("inner-link"), "inside");
 }
 
+TEST_F(LocalStoreTest, SymlinksOutOfTheRootAreNeitherReplacedNorRemoved) {
+  WriteFile(dir_ / "secret", "top secret");
+  std::filesystem::create_symlink(dir_ / "secret", Root() / "abs-link");
+  std::filesystem::create_symlink("../secret", Root() / "rel-link");
+  std::filesystem::create_symlink("/nonexistent", Root() / "dangling-out");
+  std::filesystem::create_directory_symlink(dir_.path(), Root() / "dir-link");
+  for (const char* name : {"abs-link", "rel-link", "dangling-out", "dir-link"}) {
+    EXPECT_EQ(Put(name, "x").code(), Code::kForbidden) << name;
+    EXPECT_EQ(store_->BeginWrite(Name(name), "resumekey").status().code(), Code::kForbidden)
+        << name;
+    EXPECT_EQ(store_->Remove(Name(name)).code(), Code::kForbidden) << name;
+    EXPECT_TRUE(std::filesystem::is_symlink(Root() / name)) << name;
+  }
+  EXPECT_EQ(ReadFile(dir_ / "secret"), "top secret");
+  // A symlink that stays inside is replaced, or removed, itself; its target is untouched.
+  ASSERT_TRUE(Put("real.txt", "inside").ok());
+  std::filesystem::create_symlink("real.txt", Root() / "inner-link");
+  std::filesystem::create_symlink("missing.txt", Root() / "dangling-in");
+  EXPECT_TRUE(Put("inner-link", "replaced").ok());
+  EXPECT_FALSE(std::filesystem::is_symlink(Root() / "inner-link"));
+  EXPECT_EQ(Get("real.txt"), "inside");
+  EXPECT_TRUE(store_->Remove(Name("dangling-in")).ok());
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(Root() / "dangling-in")));
+}
+
 TEST_F(LocalStoreTest, SpecialFilesAreRefusedWithoutHanging) {
   ASSERT_EQ(::mkfifo((Root() / "fifo").c_str(), 0644), 0);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::string socket_path = (Root() / "socket").string();
+  ASSERT_LT(socket_path.size(), sizeof(address.sun_path));
+  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ::close(fd);  // the socket's file stays
   auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(store_->OpenRead(Name("fifo")).status().code(), Code::kForbidden);
+  for (const char* name : {"fifo", "socket"}) {
+    EXPECT_EQ(store_->OpenRead(Name(name)).status().code(), Code::kForbidden) << name;
+    EXPECT_EQ(store_->Stat(Name(name)).status().code(), Code::kForbidden) << name;
+    // Neither replaced by a PUT nor removed by a DEL.
+    EXPECT_EQ(Put(name, "x").code(), Code::kForbidden) << name;
+    EXPECT_EQ(store_->Remove(Name(name)).code(), Code::kForbidden) << name;
+  }
+  EXPECT_TRUE(std::filesystem::is_fifo(Root() / "fifo"));
+  EXPECT_TRUE(std::filesystem::is_socket(Root() / "socket"));
+  EXPECT_EQ(TmpFiles(), 0u);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 

@@ -96,6 +96,12 @@ class Store {
   // Removes resumable writes untouched for `max_age` (not those in progress).
   virtual void ExpirePartials(std::chrono::seconds max_age) { (void)max_age; }
   virtual Status Remove(const ObjectName& name) = 0;
+  // OK if `bytes` more can be written and still leave the store's free-space reserve; else
+  // 507. A store without a notion of free space (an object store) always says OK.
+  virtual Status Reserve(std::uint64_t bytes) {
+    (void)bytes;
+    return Status::Ok();
+  }
 
   // The checksum remembered for exactly the version `file` holds (in `algo`), or nullopt.
   virtual std::optional<Checksum> RememberedChecksum(ReadFile& file) = 0;
@@ -107,6 +113,9 @@ struct LocalStoreOptions {
   std::filesystem::path root;  // created if missing
   // fsync file and folder on Commit. Off for the cache: its files can always be refetched.
   bool durable = true;
+  // Writes that would leave less free space than this get 507: before the first byte when
+  // the size is announced, and as they grow. 0: only a full disk refuses.
+  std::uint64_t min_free = 0;
 };
 
 // A store in a local directory. Private state lives in ROOT/.ferry/, which names cannot reach:
