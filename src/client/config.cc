@@ -155,9 +155,15 @@ Result<ConnectionChoice> ChooseConnection(const ConnectionSources& sources,
                                           const ClientConfig& config) {
   Result<std::string> address = ResolveServer(sources.server_flag, sources.server_env, config);
   if (!address.ok()) return address.status();
+  // The entry ResolveServer took the address from, if any. A HOST:PORT, or no server at all
+  // (the default address), is no entry's, even one named "h:1" or "": its token and TLS
+  // settings are for its own address only.
   std::string chosen = sources.server_flag.value_or(sources.server_env.value_or(config.server));
-  auto named = config.servers.find(chosen);
-  const ServerEntry* entry = named == config.servers.end() ? nullptr : &named->second;
+  const ServerEntry* entry = nullptr;
+  if (!chosen.empty() && chosen.find(':') == std::string::npos) {
+    auto named = config.servers.find(chosen);
+    if (named != config.servers.end()) entry = &named->second;
+  }
 
   ConnectionChoice choice{.address = *address};
   if (sources.token_file_flag) {

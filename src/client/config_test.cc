@@ -140,6 +140,31 @@ TEST(ClientConfigTest, TlsPrecedence) {
   EXPECT_FALSE(ChooseConnection({.server_flag = "h:1"}, config)->tls);
 }
 
+// Found with config_fuzz: ChooseConnection looked the chosen text up as a name even when
+// ResolveServer had taken it as HOST:PORT (or used the default address), so an entry named
+// "h:1" or "" lent its token and TLS settings to another address.
+TEST(ClientConfigTest, AnEntrysTokenGoesOnlyToItsAddress) {
+  ClientConfig config = *ParseClientConfig(R"(
+token = "top"
+[servers."h:1"]
+address = "other:2"
+token = "for-other"
+tls = true
+[servers.""]
+address = "elsewhere:3"
+token = "for-elsewhere"
+tls = true
+)", "/cfg", "/home/me");
+  for (const ConnectionSources& sources :
+       {ConnectionSources{}, ConnectionSources{.server_flag = "h:1"}, ConnectionSources{.server_env = "h:1"}}) {
+    ConnectionChoice choice = *ChooseConnection(sources, config);
+    EXPECT_EQ(choice.token.value, "top") << choice.address;
+    EXPECT_FALSE(choice.tls) << choice.address;
+  }
+  EXPECT_EQ(ChooseConnection({}, config)->address, "127.0.0.1:7878");
+  EXPECT_EQ(ChooseConnection({.server_flag = "h:1"}, config)->address, "h:1");
+}
+
 TEST(ClientConfigTest, TokenFileIsItsFirstLineTrimmed) {
   EXPECT_EQ(*TokenFromFileText("  abc.DEF-123 \r\nsecond line\n", "f"), "abc.DEF-123");
   EXPECT_EQ(*TokenFromFileText("tok", "f"), "tok");
