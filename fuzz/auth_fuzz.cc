@@ -9,7 +9,8 @@
 //    none or read and every token read, write or admin, and written back as TOML it reads
 //    back the same;
 //  - a file made for the input's token (its SHA-256, a role, the user as prefix)
-//    authenticates that token and no other, and Authorize follows role and prefix.
+//    authenticates that token and no other, Authorize follows role and prefix, and
+//    AuthorizeList lists a readable prefix as asked and one above the token's as the token's.
 #include <string>
 
 #include "auth/auth.h"
@@ -115,6 +116,16 @@ void CheckAuthenticate(std::string_view user, std::string_view token, std::uint8
   if (!user.empty()) {
     Status outside = Authorize(*who, Action::kRead, user.substr(0, user.size() - 1));
     FUZZ_CHECK(outside.code() == Code::kForbidden);
+  }
+  // LIST: what is listed starts with the asked prefix and is readable; a readable prefix is
+  // listed as asked; a prefix above the token's own lists the token's.
+  for (std::string_view prefix : {user, user.substr(0, user.size() / 2), token}) {
+    Result<std::string> listed = AuthorizeList(*who, prefix);
+    if (listed.ok()) {
+      FUZZ_CHECK(listed->starts_with(prefix) && Authorize(*who, Action::kRead, *listed).ok());
+    }
+    if (Authorize(*who, Action::kRead, prefix).ok()) FUZZ_CHECK(listed.ok() && *listed == prefix);
+    if (user.starts_with(prefix)) FUZZ_CHECK(listed.ok() && *listed == user);
   }
   Identity anonymous = Anonymous(&*file);
   FUZZ_CHECK(!anonymous.authenticated && anonymous.role == made.anonymous);
