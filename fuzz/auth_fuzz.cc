@@ -43,8 +43,9 @@ bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 std::string ToToml(const AuthFile& file) {
   std::string out = "anonymous = " + fuzz::TomlString(RoleName(file.anonymous)) + "\n";
   for (const TokenEntry& entry : file.tokens) {
-    out += "[[token]]\nsha256 = " + fuzz::TomlString(ToHex(entry.sha256)) + "\nrole = " +
-           fuzz::TomlString(RoleName(entry.role)) + "\nprefix = " + fuzz::TomlString(entry.prefix) + "\n";
+    out += "[[token]]\nsha256 = " + fuzz::TomlString(ToHex(entry.sha256)) +
+           "\nrole = " + fuzz::TomlString(RoleName(entry.role)) +
+           "\nprefix = " + fuzz::TomlString(entry.prefix) + "\n";
   }
   return out;
 }
@@ -91,7 +92,8 @@ void CheckAuthFile(std::string_view text) {
     return;
   }
   FUZZ_CHECK(file->anonymous == Role::kNone || file->anonymous == Role::kRead);
-  for (const TokenEntry& entry : file->tokens) FUZZ_CHECK(entry.role >= Role::kRead && entry.role <= Role::kAdmin);
+  for (const TokenEntry& entry : file->tokens)
+    FUZZ_CHECK(entry.role >= Role::kRead && entry.role <= Role::kAdmin);
   Result<AuthFile> reread = ParseAuthFile(ToToml(*file), "written.toml");
   FUZZ_CHECK(reread.ok() && Same(*reread, *file));
 }

@@ -96,9 +96,9 @@ bool Same(const Config& a, const Config& b) {
          a.allow_anonymous == b.allow_anonymous && a.tls_cert == b.tls_cert &&
          a.tls_key == b.tls_key && a.read_only == b.read_only &&
          a.max_connections == b.max_connections &&
-         a.max_connections_per_ip == b.max_connections_per_ip &&
-         a.idle_timeout == b.idle_timeout && a.header_timeout == b.header_timeout &&
-         a.min_rate == b.min_rate && a.rate_window == b.rate_window && a.min_free == b.min_free;
+         a.max_connections_per_ip == b.max_connections_per_ip && a.idle_timeout == b.idle_timeout &&
+         a.header_timeout == b.header_timeout && a.min_rate == b.min_rate &&
+         a.rate_window == b.rate_window && a.min_free == b.min_free;
 }
 
 void CheckServerConfig(std::string_view text) {
@@ -169,12 +169,14 @@ void CheckClientConfig(std::string_view text) {
     FUZZ_CHECK(entry.address.find(':') != std::string::npos);
     FUZZ_CHECK(entry.ca.empty() || (entry.tls && entry.ca.is_absolute()));
     CheckToken(entry.token);
-    written += "[servers." + fuzz::TomlString(name) + "]\naddress = " +
-               fuzz::TomlString(entry.address) + "\ntls = " + (entry.tls ? "true" : "false") + "\n";
+    written += "[servers." + fuzz::TomlString(name) +
+               "]\naddress = " + fuzz::TomlString(entry.address) +
+               "\ntls = " + (entry.tls ? "true" : "false") + "\n";
     if (!entry.ca.empty()) written += "ca = " + fuzz::TomlString(entry.ca.string()) + "\n";
     written += TokenLines(entry.token);
     Result<std::string> resolved = client::ResolveServer(name, std::nullopt, *config);
-    if (name.find(':') == std::string::npos) FUZZ_CHECK(resolved.ok() && *resolved == entry.address);
+    if (name.find(':') == std::string::npos)
+      FUZZ_CHECK(resolved.ok() && *resolved == entry.address);
   }
   Result<client::ClientConfig> reread = client::ParseClientConfig(written, base, home);
   FUZZ_CHECK(reread.ok());

@@ -11,13 +11,12 @@
 #include <string_view>
 
 // Aborts with the failed condition and its place; libFuzzer then saves the input as a crash.
-#define FUZZ_CHECK(condition)                                                         \
-  do {                                                                                \
-    if (!(condition)) {                                                               \
-      std::fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__,       \
-                   #condition);                                                       \
-      std::abort();                                                                   \
-    }                                                                                 \
+#define FUZZ_CHECK(condition)                                                                \
+  do {                                                                                       \
+    if (!(condition)) {                                                                      \
+      std::fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #condition); \
+      std::abort();                                                                          \
+    }                                                                                        \
   } while (false)
 
 namespace ferry::fuzz {

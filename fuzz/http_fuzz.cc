@@ -19,11 +19,10 @@
 //    taken out of the names: names are always escaped.
 #include <algorithm>
 #include <cctype>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/units.h"
 #include "fuzz/fuzz_check.h"
@@ -131,16 +130,22 @@ void CheckRangeModel(std::uint64_t size, std::uint64_t a, std::uint64_t b, int f
   if (form == 0) {  // bytes=first-last
     std::uint64_t first = std::min(a, b), last = std::max(a, b);
     range = "bytes=" + std::to_string(first) + "-" + std::to_string(last);
-    if (first >= size) expected = {416, 0, 0};
-    else expected = {206, first, std::min(last, size - 1) - first + 1};
+    if (first >= size)
+      expected = {416, 0, 0};
+    else
+      expected = {206, first, std::min(last, size - 1) - first + 1};
   } else if (form == 1) {  // bytes=first-
     range = "bytes=" + std::to_string(a) + "-";
-    if (a >= size) expected = {416, 0, 0};
-    else expected = {206, a, size - a};
+    if (a >= size)
+      expected = {416, 0, 0};
+    else
+      expected = {206, a, size - a};
   } else {  // bytes=-suffix
     range = "bytes=-" + std::to_string(a);
-    if (a == 0 || size == 0) expected = {416, 0, 0};
-    else expected = {206, size - std::min(a, size), std::min(a, size)};
+    if (a == 0 || size == 0)
+      expected = {416, 0, 0};
+    else
+      expected = {206, size - std::min(a, size), std::min(a, size)};
   }
   ReadPlan plan = PlanRead({.range = range}, size, 0, "\"x\"");
   FUZZ_CHECK(plan.status == expected.status && plan.offset == expected.offset &&
@@ -151,14 +156,17 @@ void CheckListing(const std::string& folder, const std::set<std::string>& names)
   std::vector<protocol::FileEntry> entries;
   std::size_t under = 0;
   for (const std::string& name : names) {
-    entries.push_back({.name = name, .size = name.size(), .mtime = static_cast<std::int64_t>(name.size()) * 86400,
+    entries.push_back({.name = name,
+                       .size = name.size(),
+                       .mtime = static_cast<std::int64_t>(name.size()) * 86400,
                        .cached = name.size() % 2 == 1});
     if (std::string_view(name).starts_with(folder)) ++under;
   }
   FolderView view = BuildFolderView(folder, entries);
   FUZZ_CHECK(view.folder == folder);
   FUZZ_CHECK(std::is_sorted(view.subfolders.begin(), view.subfolders.end()));
-  FUZZ_CHECK(std::adjacent_find(view.subfolders.begin(), view.subfolders.end()) == view.subfolders.end());
+  FUZZ_CHECK(std::adjacent_find(view.subfolders.begin(), view.subfolders.end()) ==
+             view.subfolders.end());
   std::size_t placed = view.files.size();
   for (const protocol::FileEntry& file : view.files) {
     FUZZ_CHECK(!file.name.empty() && file.name.find('/') == std::string::npos);
@@ -244,7 +252,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CheckPlan({.range = range}, file_size, mtime, etag);
   CheckPlan({.range = range, .if_range = if_range}, file_size, mtime, etag);
   for (int form = 0; form < 3; ++form) {
-    CheckRangeModel(file_size, Hash(range) % (file_size + 2), Hash(if_range) % (file_size + 2), form);
+    CheckRangeModel(file_size, Hash(range) % (file_size + 2), Hash(if_range) % (file_size + 2),
+                    form);
   }
   CheckRangeModel(file_size, NumberOr(range, 0), NumberOr(if_range, UINT64_MAX), 0);
 

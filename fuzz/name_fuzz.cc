@@ -59,15 +59,19 @@ std::optional<std::u32string> DecodeUtf8(std::string_view bytes) {
     } else if (b >= 0xc2 && b <= 0xdf && in(i + 1, 0x80, 0xbf)) {
       out += (b & 0x1f) << 6 | (byte(i + 1) & 0x3f);
       i += 2;
-    } else if ((b == 0xe0 && in(i + 1, 0xa0, 0xbf)) || (b >= 0xe1 && b <= 0xec && in(i + 1, 0x80, 0xbf)) ||
-               (b == 0xed && in(i + 1, 0x80, 0x9f)) || (b >= 0xee && b <= 0xef && in(i + 1, 0x80, 0xbf))) {
+    } else if ((b == 0xe0 && in(i + 1, 0xa0, 0xbf)) ||
+               (b >= 0xe1 && b <= 0xec && in(i + 1, 0x80, 0xbf)) ||
+               (b == 0xed && in(i + 1, 0x80, 0x9f)) ||
+               (b >= 0xee && b <= 0xef && in(i + 1, 0x80, 0xbf))) {
       if (!in(i + 2, 0x80, 0xbf)) return std::nullopt;
       out += (b & 0x0f) << 12 | (byte(i + 1) & 0x3f) << 6 | (byte(i + 2) & 0x3f);
       i += 3;
-    } else if ((b == 0xf0 && in(i + 1, 0x90, 0xbf)) || (b >= 0xf1 && b <= 0xf3 && in(i + 1, 0x80, 0xbf)) ||
+    } else if ((b == 0xf0 && in(i + 1, 0x90, 0xbf)) ||
+               (b >= 0xf1 && b <= 0xf3 && in(i + 1, 0x80, 0xbf)) ||
                (b == 0xf4 && in(i + 1, 0x80, 0x8f))) {
       if (!in(i + 2, 0x80, 0xbf) || !in(i + 3, 0x80, 0xbf)) return std::nullopt;
-      out += (b & 0x07) << 18 | (byte(i + 1) & 0x3f) << 12 | (byte(i + 2) & 0x3f) << 6 | (byte(i + 3) & 0x3f);
+      out += (b & 0x07) << 18 | (byte(i + 1) & 0x3f) << 12 | (byte(i + 2) & 0x3f) << 6 |
+             (byte(i + 3) & 0x3f);
       i += 4;
     } else {
       return std::nullopt;
@@ -95,12 +99,14 @@ struct Verdict {
 
 Verdict ModelName(std::string_view name) {
   Verdict verdict;
-  verdict.private_folder = name == kPrivateFolder || name.starts_with(std::string(kPrivateFolder) + "/");
+  verdict.private_folder =
+      name == kPrivateFolder || name.starts_with(std::string(kPrivateFolder) + "/");
   if (name.empty() || !CleanText(name)) verdict.malformed = true;
   std::size_t start = 0;
   while (!verdict.malformed) {
     std::size_t slash = name.find('/', start);
-    std::string_view segment = name.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    std::string_view segment =
+        name.substr(start, slash == std::string_view::npos ? slash : slash - start);
     if (segment.empty() || segment == "." || segment == ".." || segment.size() > kMaxSegmentBytes) {
       verdict.malformed = true;
     }
@@ -115,7 +121,8 @@ bool ModelPrefix(std::string_view prefix) {
   std::size_t start = 0;
   while (start <= prefix.size()) {
     std::size_t slash = prefix.find('/', start);
-    std::string_view segment = prefix.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    std::string_view segment =
+        prefix.substr(start, slash == std::string_view::npos ? slash : slash - start);
     bool complete = slash != std::string_view::npos;
     if (segment == "." || segment == ".." || (complete && segment.empty())) return false;
     if (!complete) break;

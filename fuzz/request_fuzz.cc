@@ -37,7 +37,8 @@ Framed ReferenceFraming(std::string_view stream) {
     std::size_t lf = stream.find('\n', pos);
     if (lf == std::string_view::npos) {
       // Without its LF a line may still gain a CR; past that it is too long whatever follows.
-      if (stream.size() - pos > kMaxLineBytes + 1) out.events.emplace_back(LineReader::Kind::kTooLong, "");
+      if (stream.size() - pos > kMaxLineBytes + 1)
+        out.events.emplace_back(LineReader::Kind::kTooLong, "");
       break;
     }
     std::string_view line = stream.substr(pos, lf - pos);
@@ -50,7 +51,8 @@ Framed ReferenceFraming(std::string_view stream) {
     out.events.emplace_back(LineReader::Kind::kLine, std::string(line));
     BodyFraming body = ParseRequest(line).body;
     if (body.kind == BodyFraming::Kind::kExact) {
-      std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(body.bytes, stream.size() - pos));
+      std::size_t take =
+          static_cast<std::size_t>(std::min<std::uint64_t>(body.bytes, stream.size() - pos));
       out.body.append(stream.substr(pos, take));
       pos += take;
     } else if (body.kind == BodyFraming::Kind::kUntilEof) {
@@ -67,10 +69,14 @@ class Pieces {
   explicit Pieces(std::uint64_t seed) : state_(seed | 1) {}
   std::size_t Next() {
     switch (Random() % 4) {
-      case 0: return 1;
-      case 1: return 1 + Random() % 16;
-      case 2: return 1 + Random() % 512;
-      default: return 1 + Random() % (2 * kMaxLineBytes);
+      case 0:
+        return 1;
+      case 1:
+        return 1 + Random() % 16;
+      case 2:
+        return 1 + Random() % 512;
+      default:
+        return 1 + Random() % (2 * kMaxLineBytes);
     }
   }
 
@@ -95,7 +101,8 @@ Framed FeedInPieces(std::string_view stream, NextPiece next_piece) {
     while (true) {
       if (body_until_eof) body_left = reader.Buffered().size();
       if (body_left > 0) {
-        std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(body_left, reader.Buffered().size()));
+        std::size_t take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(body_left, reader.Buffered().size()));
         out.body.append(reader.Buffered().substr(0, take));
         reader.Consume(take);
         body_left -= take;
