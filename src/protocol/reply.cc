@@ -1,5 +1,7 @@
 #include "protocol/reply.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include "common/object_name.h"
@@ -33,11 +35,14 @@ Result<std::vector<std::string_view>> Fields(std::string_view line, std::size_t 
   return fields;
 }
 
+// Decimal Unix seconds, negative before 1970: a file's mtime may be any int64 (touch -d 1960).
 bool ParseMtime(std::string_view text, std::int64_t& out) {
-  std::uint64_t value = 0;
-  if (!ParseUint(text, value)) return false;
-  out = static_cast<std::int64_t>(value);
-  return true;
+  if (text.empty() || text == "-" || text.starts_with("--")) return false;
+  for (char c : text.substr(text.front() == '-' ? 1 : 0)) {
+    if (c < '0' || c > '9') return false;
+  }
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc() && end == text.data() + text.size();
 }
 
 bool ParseCachedMark(std::string_view text, bool& out) {
@@ -100,8 +105,11 @@ Result<std::vector<std::string_view>> ParseReplyLine(std::string_view line) {
   if (line.starts_with("ERR ") && line.size() >= 7) {
     std::uint64_t number = 0;
     if (!ParseUint(line.substr(4, 3), number)) return Malformed(line);
+    Code code = CodeFromNumber(static_cast<int>(number));
+    // "ERR 200" is no error: a refusal carrying an OK status would read as success.
+    if (code == Code::kOk) return Malformed(line);
     std::string_view message = line.size() > 8 ? line.substr(8) : std::string_view{};
-    return Status(CodeFromNumber(static_cast<int>(number)), std::string(message));
+    return Status(code, std::string(message));
   }
   return Malformed(line);
 }

@@ -9,7 +9,8 @@
 //   OK <size> <checksum>               PUT (once the file is durable)
 //   OK <count>                         STATS, then <count> lines "<name> <value>"
 //   OK                                 DEL, QUIT
-// mtime is Unix time in seconds; C marks a file that is in the server's cache right now.
+// mtime is Unix time in seconds (negative before 1970); C marks a file that is in the server's
+// cache right now.
 #pragma once
 
 #include <cstdint>

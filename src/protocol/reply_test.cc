@@ -59,5 +59,33 @@ TEST(Reply, MalformedRepliesAre500) {
   EXPECT_EQ(ParseGetHead("OK 1 2 nochecksum").status().code(), Code::kInternal);
 }
 
+// Found with reply_fuzz: mtime was read as an unsigned number, so LIST and STAT of a file
+// dated before 1970 (a negative mtime, which the server sends as "-86400") were malformed
+// replies to the client.
+TEST(Reply, MtimesBefore1970RoundTrip) {
+  for (std::int64_t mtime : {std::int64_t{-86400}, std::int64_t{-1}, INT64_MIN, INT64_MAX}) {
+    FileEntry entry{.name = "old/1969.txt", .size = 5, .mtime = mtime, .checksum = kChecksum};
+    Result<FileEntry> listed = ParseListEntry(Line(EncodeListEntry(entry)));
+    ASSERT_TRUE(listed.ok()) << mtime;
+    EXPECT_EQ(listed->mtime, mtime);
+    Result<FileEntry> stat = ParseStat(Line(EncodeStat(entry)), entry.name);
+    ASSERT_TRUE(stat.ok()) << mtime;
+    EXPECT_EQ(stat->mtime, mtime);
+  }
+  for (const char* bad : {"1 - C a", "1 -- C a", "1 --5 C a", "1 +5 C a", "1 5- C a", "1 -9223372036854775809 C a"}) {
+    EXPECT_FALSE(ParseListEntry(bad).ok()) << bad;
+  }
+}
+
+// Found with reply_fuzz: "ERR 200 ..." parsed to a refusal whose Status was OK, so
+// Client::Remove and the like reported success for a line that is no success.
+TEST(Reply, AnErrLineIsNeverOk) {
+  for (const char* line : {"ERR 200 fine", "ERR 200"}) {
+    Result<std::vector<std::string_view>> parsed = ParseReplyLine(line);
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.status().code(), Code::kInternal) << line;
+  }
+}
+
 }  // namespace
 }  // namespace ferry::protocol
