@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -53,6 +54,10 @@ std::uint64_t StatusField(pid_t pid, const std::string& field) {
   return 0;
 }
 
+bool Given(const std::vector<std::string>& args, std::string_view flag) {
+  return std::find(args.begin(), args.end(), flag) != args.end();
+}
+
 }  // namespace
 
 std::string FerrydPath() { return FERRYD_PATH; }
@@ -60,6 +65,10 @@ std::string FerryPath() { return FERRY_PATH; }
 std::string FerrySimPath() { return FERRY_SIM_PATH; }
 
 Ferryd::Ferryd(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
+  auto data_flag = std::find(extra_args_.begin(), extra_args_.end(), "--data");
+  data_ = data_flag != extra_args_.end() && data_flag + 1 != extra_args_.end()
+              ? std::filesystem::path(*(data_flag + 1))
+              : dir_ / "data";
   Start();
 }
 
@@ -73,13 +82,13 @@ void Ferryd::Start() {
   // setpriv --pdeathsig: ferryd dies with the test process even when the test is killed
   // before its destructors run (a timeout, a closed pipe), so no server outlives its test.
   std::vector<std::string> args = {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--", FerrydPath(),
-                                   "--listen", "127.0.0.1:0", "--data", data().string(),
                                    "--cache", cache().string(), "--ready-file", ready.string(),
                                    "--threads", "2", "--log-level", "debug"};
-  // A test's own --http-listen replaces the default (CLI11 refuses an option given twice).
-  if (std::find(extra_args_.begin(), extra_args_.end(), "--http-listen") == extra_args_.end()) {
-    args.insert(args.end(), {"--http-listen", "127.0.0.1:0"});
-  }
+  // A test's own --listen, --http-listen or --data replaces the default (CLI11 refuses an
+  // option given twice).
+  if (!Given(extra_args_, "--listen")) args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+  if (!Given(extra_args_, "--http-listen")) args.insert(args.end(), {"--http-listen", "127.0.0.1:0"});
+  if (!Given(extra_args_, "--data")) args.insert(args.end(), {"--data", data().string()});
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

@@ -29,7 +29,9 @@ std::string FerrySimPath();
 
 class Ferryd {
  public:
-  // Starts ferryd with data and cache under a fresh temporary folder, plus `extra_args`.
+  // Starts ferryd with data and cache under a fresh temporary folder, plus `extra_args`. A
+  // test's own --listen, --http-listen or --data replaces the fixture's (CLI11 refuses an option
+  // given twice); data() then names the given folder.
   explicit Ferryd(std::vector<std::string> extra_args = {});
   ~Ferryd();  // stops it (SIGTERM, then SIGKILL after 10 s)
 
@@ -47,7 +49,7 @@ class Ferryd {
   std::string url(std::string_view path = "") const {
     return "http://127.0.0.1:" + std::to_string(http_port_) + std::string(path);
   }
-  std::filesystem::path data() const { return dir_ / "data"; }
+  std::filesystem::path data() const { return data_; }
   std::filesystem::path cache() const { return dir_ / "cache"; }
   std::filesystem::path log() const { return dir_ / "ferryd.log"; }
   // From /proc: resident set size now and at its peak, in bytes.
@@ -62,6 +64,7 @@ class Ferryd {
   void Start();
   TempDir dir_;
   std::vector<std::string> extra_args_;
+  std::filesystem::path data_;
   pid_t pid_ = -1;
   int port_ = 0;
   int http_port_ = 0;

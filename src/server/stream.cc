@@ -1,7 +1,10 @@
 #include "server/stream.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
+#include "server/tcp_counters.h"
 
 namespace ferry::server {
 
@@ -31,6 +34,7 @@ void Stream::Enter(Phase phase) {
   if (phase_ == phase) return;
   phase_ = phase;
   window_bytes_ = 0;
+  if (phase == Phase::kBody) moved_mark_ = TcpBytesMoved(socket_.native_handle());
   switch (phase) {
     case Phase::kIdle:
       if (limits_.idle_timeout.count() == 0) return Disarm();
@@ -74,8 +78,15 @@ void Stream::OnDeadline() {
     std::uint64_t needed = limits_.min_rate > 0
                                ? limits_.min_rate * static_cast<std::uint64_t>(BodyWindow().count())
                                : 1;
-    if (window_bytes_ >= needed) {
+    // What the kernel moved counts as well: a reader's progress shows in acknowledged bytes
+    // long before its socket is writable again (half the send buffer, megabytes, must drain
+    // first), and an upload's in received bytes while a composed read (Beast's) still fills
+    // its buffer. Without them, a client above min_rate was cut.
+    std::optional<std::uint64_t> moved = TcpBytesMoved(socket_.native_handle());
+    std::uint64_t kernel_bytes = moved && moved_mark_ ? *moved - *moved_mark_ : 0;
+    if (std::max(window_bytes_, kernel_bytes) >= needed) {
       window_bytes_ = 0;
+      moved_mark_ = moved;
       return Arm(now + BodyWindow());
     }
   }
@@ -87,8 +98,11 @@ void Stream::OnDeadline() {
   // operations fail, and the session winds down by its usual error paths. Its close then
   // resets the connection (linger 0), dropping what a reader that stopped reading left queued
   // (megabytes, which a plain close would go on sending: nginx's reset_timedout_connection).
+  // Not after an unanswered close_notify: the client may still be reading the last reply,
+  // queued before it, at any rate above min_rate; those bytes are its own, so that close stays
+  // graceful and the kernel delivers them.
   error_code ignored;
-  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  if (phase_) socket_.set_option(asio::socket_base::linger(true, 0), ignored);
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.cancel(ignored);
 }

@@ -56,7 +56,8 @@ class Stream {
   // Why the stream was cut by a deadline ("idle", "slow request", "too slow"); nullptr if not.
   const char* timed_out() const { return timed_out_; }
   // Sends TLS's close_notify (bounded by a short deadline), then closes the socket (with a
-  // reset if a deadline cut it).
+  // reset if a deadline cut the client; not for an unanswered close_notify, which leaves the
+  // last reply's queued bytes to be delivered).
   boost::asio::awaitable<void> Close();
 
   template <typename Buffers, typename Token>
@@ -94,6 +95,7 @@ class Stream {
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   bool waiting_ = false;  // the timer has a wait in progress
   std::uint64_t window_bytes_ = 0;
+  std::optional<std::uint64_t> moved_mark_;  // TcpBytesMoved when the rate window began
   const char* timed_out_ = nullptr;
 };
 
