@@ -53,7 +53,7 @@ class Stream {
   void Enter(Phase phase);
   // Bytes moved during a body, for the min_rate check.
   void Progress(std::uint64_t bytes) { window_bytes_ += bytes; }
-  // Why a deadline cut the stream ("idle", "request too slow", "body too slow", ...); nullptr if none did.
+  // Why a deadline cut the stream ("idle", "request too slow", "body too slow", ...), or null.
   const char* timed_out() const { return timed_out_; }
   // Sends TLS's close_notify (bounded by a short deadline), then closes the socket (with a
   // reset if a deadline cut the client; not for an unanswered close_notify, which leaves the
