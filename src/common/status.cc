@@ -42,7 +42,10 @@ std::string Status::ToString() const {
 }
 
 Status PosixError(int error_number, std::string_view what) {
-  std::string message = fmt::format("{}: {}", what, std::strerror(error_number));
+  // EXDEV's own text ("Invalid cross-device link") would puzzle whoever reads the refusal.
+  const char* reason = error_number == EXDEV ? "a symbolic link leads out of the folder"
+                                              : std::strerror(error_number);
+  std::string message = fmt::format("{}: {}", what, reason);
   switch (error_number) {
     case ENOENT:
     case ENOTDIR:

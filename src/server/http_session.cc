@@ -212,7 +212,9 @@ asio::awaitable<void> HttpConnection::SendAuthError(const RequestParser& parser,
     extra.insert(bhttp::field::www_authenticate, "Basic realm=\"ferry\", charset=\"UTF-8\"");
   }
   if (status.code() == Code::kTooManyRequests) {
-    extra.set(bhttp::field::retry_after, std::to_string(auth::FailureLimiter::Options{}.window.count()));
+    // The same wait the native door's message gives: until the address's window ends.
+    auto wait = context_.failures.Blocked(address_, auth::FailureLimiter::Clock::now());
+    extra.set(bhttp::field::retry_after, std::to_string(std::max<long long>(1, wait.count())));
   }
   co_await SendText(parser, outcome, static_cast<bhttp::status>(status.number()),
                     "text/plain; charset=utf-8", fmt::format("{}\n", status.ToString()),
