@@ -66,7 +66,15 @@ constexpr const char *kAdminToken = "fuzz-admin-token";  // admin
 
 fs::path MakeRoot() {
   fs::path base = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
-  fs::path root = base / ("ferry-session-fuzz-" + std::to_string(::getpid()));
+  const std::string prefix = "ferry-session-fuzz-";
+  // Folders of runs that crashed (an abort skips the atexit that removes them).
+  for (const auto& entry : fs::directory_iterator(base)) {
+    std::string name = entry.path().filename();
+    if (name.starts_with(prefix) && !fs::exists("/proc/" + name.substr(prefix.size()))) {
+      fs::remove_all(entry.path());
+    }
+  }
+  fs::path root = base / (prefix + std::to_string(::getpid()));
   fs::remove_all(root);
   fs::create_directories(root);
   return root;
