@@ -24,6 +24,8 @@ constexpr std::uint64_t kMinJournalBytes = 256 << 10;
 constexpr std::uint64_t kJournalBytesPerCopy = 200;
 constexpr const char* kSnapshotFile = "index";
 constexpr const char* kJournalFile = "journal";
+// How long a full disk pauses admissions: short enough that freed space is used soon.
+constexpr std::chrono::seconds kDiskFullPause{5};
 
 // What a copy of `size` bytes may occupy, before it exists: whole data blocks, plus one for
 // the checksum xattr where it does not fit in the inode (ext4 here). Once the copy exists the
@@ -376,6 +378,7 @@ Cache::Victim Cache::ForgetReadyEvicted(const std::string& name, Entry& entry) {
   ready_bytes_ -= entry.bytes;
   --ready_files_;
   Victim victim{name, entry.bytes};  // stays in used_ until Unlink
+  ++unlinking_[name];
   entries_.erase(name);
   return victim;
 }
@@ -390,15 +393,19 @@ void Cache::Unlink(const std::vector<Victim>& victims) {
     bytes += victim.bytes;
     records += FormatJournalRecord({JournalRecord::Kind::kRemoved, victim.name, {}});
   }
-  {
-    std::lock_guard lock(mutex_);
-    used_ -= bytes;
-  }
   // Unsynced: a lost "E" only means the next start finds the copy gone and drops it.
   bool compact;
   {
     std::lock_guard journal_lock(journal_mutex_);
     (void)AppendJournal(records);
+    {
+      std::lock_guard lock(mutex_);
+      used_ -= bytes;
+      for (const Victim& victim : victims) {
+        auto it = unlinking_.find(victim.name);
+        if (it != unlinking_.end() && --it->second <= 0) unlinking_.erase(it);
+      }
+    }
     std::uint64_t copies;
     {
       std::lock_guard lock(mutex_);
@@ -474,6 +481,12 @@ std::unique_ptr<PendingFill> Cache::BeginFill(const ObjectName& name, std::uint6
       spdlog::debug("cache: not caching {}: {} bytes is over --cache-max-object", name.str(), size);
       return nullptr;
     }
+    if (std::chrono::steady_clock::now() < disk_full_until_) {
+      ++stats_.bypassed;
+      spdlog::debug("cache: not caching {}: its disk was full a moment ago", name.str());
+      return nullptr;
+    }
+    if (unlinking_.contains(name.str())) return nullptr;  // its old copy is on its way out
     auto it = entries_.find(name.str());
     if (it != entries_.end()) {
       if (!it->second.ready || it->second.checksum == checksum) return nullptr;
@@ -531,7 +544,15 @@ void Cache::Finalize(PendingFill& pending, Status status, const store::FileVersi
       // Failed, or invalidated by a PUT or DEL meanwhile: whatever was renamed into place goes,
       // and the reservation is released once it is gone.
       if (status.ok()) status = Status::Conflict("the file changed while it was cached");
+      if (status.code() == Code::kInsufficientStorage) {
+        if (std::chrono::steady_clock::now() >= disk_full_until_) {
+          spdlog::warn("cache: {}; admitting nothing for {} s (reads go on)", status.ToString(),
+                       kDiskFullPause.count());
+        }
+        disk_full_until_ = std::chrono::steady_clock::now() + kDiskFullPause;
+      }
       victims.push_back({pending.name, entry.bytes});
+      ++unlinking_[pending.name];
       entries_.erase(pending.name);
     }
   }

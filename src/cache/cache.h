@@ -15,6 +15,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -235,6 +236,14 @@ class Cache {
   std::uint64_t ready_bytes_ = 0;                      // GUARDED_BY(mutex_)
   std::uint64_t access_clock_ = 0;                     // GUARDED_BY(mutex_)
   CacheStats stats_;                                   // GUARDED_BY(mutex_)
+  // A fill that found the folder's disk full (ENOSPC, quota) pauses admissions until then:
+  // every GET would otherwise start a copy that fails halfway. GUARDED_BY(mutex_)
+  std::chrono::steady_clock::time_point disk_full_until_{};
+  // Names whose evicted copy is still to be unlinked and journaled as removed. No fill of such
+  // a name starts until then: its "A" record could land in the journal before the old copy's
+  // "E", and a replay after a crash would forget the new copy, left on disk uncounted.
+  // GUARDED_BY(mutex_)
+  std::unordered_map<std::string, int> unlinking_;
 };
 
 }  // namespace ferry::cache

@@ -79,10 +79,21 @@ asio::awaitable<bool> SendFd(Stream& stream, int fd, std::uint64_t offset, std::
   co_return co_await SendCopied(stream, pread, offset, length, pool, buffer);
 }
 
-// Sends a file that is being copied into the cache as its bytes arrive.
+// Sends `length` bytes of `file` from `offset`: zero-copy where it has a descriptor.
+asio::awaitable<bool> SendFile(Stream& stream, store::ReadFile& file, std::uint64_t offset,
+                               std::uint64_t length, asio::thread_pool& pool,
+                               std::vector<char>& buffer, std::string_view peer) {
+  stream.Enter(Stream::Phase::kBody);
+  if (file.fd() >= 0) co_return co_await SendFd(stream, file.fd(), offset, length, pool, buffer, peer);
+  auto read = [&](std::uint64_t at, std::span<char> out) { return file.ReadAt(at, out); };
+  co_return co_await SendCopied(stream, read, offset, length, pool, buffer);
+}
+
+// Sends a file that is being copied into the cache as its bytes arrive; if the copy fails,
+// the rest from the data store (`reopen`).
 asio::awaitable<bool> FollowFill(Stream& stream, cache::FillProgress& fill, std::uint64_t length,
-                                 asio::thread_pool& pool, std::vector<char>& buffer,
-                                 std::string_view peer) {
+                                 const service::Download& download, asio::thread_pool& pool,
+                                 std::vector<char>& buffer, std::string_view peer) {
   // The fill's thread wakes us through this timer: it posts a cancel to our event loop.
   auto wake = std::make_shared<asio::steady_timer>(stream.get_executor());
   std::uint64_t sent = 0;
@@ -97,9 +108,19 @@ asio::awaitable<bool> FollowFill(Stream& stream, cache::FillProgress& fill, std:
       sent = available;
       continue;
     }
-    if (state.done) {  // failed before our bytes were written: the promised length cannot come
-      spdlog::info("{}: cache fill failed ({}); connection cut", peer, state.status.ToString());
-      co_return false;
+    if (state.done) {  // failed before our bytes were written
+      stream.Enter(Stream::Phase::kWorking);
+      Result<std::unique_ptr<store::ReadFile>> source =
+          Status::Internal("no way back to the data store");
+      if (download.reopen) source = co_await Offload(pool, download.reopen);
+      if (!source.ok()) {  // the promised bytes cannot come: cutting is the honest signal
+        spdlog::info("{}: cache fill failed ({}), and the data store cannot finish it ({}); "
+                     "connection cut", peer, state.status.ToString(), source.status().ToString());
+        co_return false;
+      }
+      spdlog::info("{}: cache fill failed ({}); the rest comes from the data store", peer,
+                   state.status.ToString());
+      co_return co_await SendFile(stream, **source, sent, length - sent, pool, buffer, peer);
     }
     // Waiting for the store is the server's time, not the client's: no rate applies.
     stream.Enter(Stream::Phase::kWorking);
@@ -125,15 +146,11 @@ asio::awaitable<bool> SendDownload(Stream& stream, service::Download& download,
                                    asio::thread_pool& pool, std::vector<char>& buffer,
                                    std::string_view peer) {
   if (download.filling) {
-    co_return co_await FollowFill(stream, *download.filling, download.head.length, pool, buffer, peer);
+    co_return co_await FollowFill(stream, *download.filling, download.head.length, download, pool,
+                                  buffer, peer);
   }
-  stream.Enter(Stream::Phase::kBody);
-  int fd = download.file->fd();
-  if (fd >= 0) {
-    co_return co_await SendFd(stream, fd, download.offset, download.head.length, pool, buffer, peer);
-  }
-  auto read = [&](std::uint64_t at, std::span<char> out) { return download.file->ReadAt(at, out); };
-  co_return co_await SendCopied(stream, read, download.offset, download.head.length, pool, buffer);
+  co_return co_await SendFile(stream, *download.file, download.offset, download.head.length, pool,
+                              buffer, peer);
 }
 
 }  // namespace ferry::server

@@ -32,6 +32,10 @@ using BackgroundRunner = std::function<void(std::function<void()>)>;
 struct Download {
   std::unique_ptr<store::ReadFile> file;
   std::shared_ptr<cache::FillProgress> filling;
+  // With `filling`: opens the data store's file again if it still holds the version being
+  // sent (else an error), so that a fill that fails (the cache's disk is full, ...) does not
+  // cut the client: the rest comes from the store. Blocking.
+  std::function<Result<std::unique_ptr<store::ReadFile>>()> reopen;
   std::uint64_t offset = 0;
   protocol::GetHead head;
   bool from_cache = false;  // a ready copy or a fill: the data store is not read for it

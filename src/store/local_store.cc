@@ -155,6 +155,8 @@ class LocalWriteFile final : public WriteFile {
  public:
   // `folder`: the private folder `tmp_name` is in (tmp, or partial for a resumable write,
   // which `resumed` bytes were already written to and which is kept if not committed).
+  // `parent`: the folder the file goes into, or none if it does not exist yet (made at
+  // Commit, so that an upload that fails leaves no empty folders behind).
   LocalWriteFile(LocalStore& store, Fd file, Fd parent, std::string leaf, int folder,
                  std::string tmp_name, std::string name, std::optional<std::uint64_t> resumed)
       : store_(store), file_(std::move(file)), parent_(std::move(parent)), leaf_(std::move(leaf)),
@@ -226,10 +228,10 @@ class LocalStore final : public Store {
   Result<std::unique_ptr<WriteFile>> BeginWrite(const ObjectName& name,
                                                 std::string_view resume_key) override {
     auto [folder, leaf] = SplitParent(name.str());
-    Result<Fd> parent = OpenFolder(folder, /*create=*/true);
+    Result<Fd> parent = OpenFolderIfAny(folder);
     if (!parent.ok()) return parent.status();
     struct stat st;
-    if (::fstatat(parent->get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (parent->get() >= 0 && ::fstatat(parent->get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
       if (S_ISDIR(st.st_mode)) return Status::Conflict(fmt::format("{} is a folder", name.str()));
       if (Status s = CheckReplaceable(st, name); !s.ok()) return s;
     }
@@ -319,6 +321,11 @@ class LocalStore final : public Store {
 
   bool durable() const { return options_.durable; }
 
+  // The folder of `name`, made if missing (beneath the root, as everything).
+  Result<Fd> MakeFolderOf(const std::string& name) {
+    return OpenFolder(SplitParent(name).first, /*create=*/true);
+  }
+
   Status Reserve(std::uint64_t bytes) override {
     if (options_.min_free == 0) return Status::Ok();
     struct statvfs fs;
@@ -390,6 +397,14 @@ class LocalStore final : public Store {
       return Status::Forbidden(fmt::format("{} is not a regular file", name.str()));
     }
     return Status::Ok();
+  }
+
+  // The folder of a new file if it exists; an invalid Fd if it (or one above it) does not.
+  Result<Fd> OpenFolderIfAny(const std::string& folder) {
+    if (folder.empty()) return Fd(::dup(root_.get()));
+    Fd fd(OpenBeneath(root_.get(), folder, O_RDONLY | O_DIRECTORY));
+    if (fd.get() >= 0 || errno == ENOENT) return fd;
+    return PosixError(errno, fmt::format("open folder {}", folder));
   }
 
   // Opens (and with `create`, makes) a folder beneath the root. "" is the root itself.
@@ -486,6 +501,11 @@ Result<FileVersion> LocalWriteFile::Commit(const Checksum& checksum) {
   store_.RememberChecksumOfFd(file_.get(), version, checksum);
   // The xattr may take a block of its own: count what the file occupies with it.
   if (::fstat(file_.get(), &st) == 0) version.allocated_bytes = VersionOf(st).allocated_bytes;
+  if (parent_.get() < 0) {
+    Result<Fd> made = store_.MakeFolderOf(name_);
+    if (!made.ok()) return made.status();
+    parent_ = std::move(*made);
+  }
   if (::renameat(folder_, tmp_name_.c_str(), parent_.get(), leaf_.c_str()) != 0) {
     if (errno == EXDEV) {
       return Status::Internal(fmt::format("{}: its folder is on another file system", name_));

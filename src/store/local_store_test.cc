@@ -94,10 +94,18 @@ TEST_F(LocalStoreTest, AbandonedWriteLeavesNothing) {
   EXPECT_EQ(TmpFiles(), 0u);
   EXPECT_EQ(Get("keep"), "v1");
   {
-    auto writer = store_->BeginWrite(Name("new/file"));
+    auto writer = store_->BeginWrite(Name("new/deeper/file"));
     ASSERT_TRUE(writer.ok());
   }
-  EXPECT_FALSE(std::filesystem::exists(Root() / "new/file"));
+  // Nor the folders it would have made (they once stayed, empty: found by reliability_test).
+  EXPECT_FALSE(std::filesystem::exists(Root() / "new"));
+  // Folders are made at the commit, and a write whose folder appeared meanwhile still lands.
+  auto late = store_->BeginWrite(Name("later/a/file"));
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE(Put("later/a/other", "x").ok());
+  ASSERT_TRUE((*late)->Append("late").ok());
+  ASSERT_TRUE((*late)->Commit(kAnyChecksum).ok());
+  EXPECT_EQ(Get("later/a/file"), "late");
 }
 
 TEST_F(LocalStoreTest, LeftoversOfAnEarlierRunAreRemovedAtOpen) {
