@@ -6,7 +6,7 @@ LISTEN ?= 127.0.0.1:7878
 HTTP_LISTEN ?= 127.0.0.1:7879
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-asan test-tsan test-browser fuzz bench clean
+.PHONY: all deps build run test test-asan test-tsan test-browser torture fuzz bench clean
 all: build
 
 deps:
@@ -30,6 +30,11 @@ test: build
 test-browser: build
 	@bash scripts/install-deps.sh --browser
 	@ctest --test-dir build/$(PRESET) -L browser --output-on-failure --timeout 300
+
+# The reliability suite (tests/reliability, docs/reliability.md) with large counts: 200 kills
+# during uploads, 5,000 faulty clients, a 30-minute soak. `make test` runs it with small ones.
+torture: build
+	@FERRY_TORTURE=1 ctest --test-dir build/$(PRESET) -L reliability --output-on-failure --timeout 3600
 
 test-asan:
 	@$(MAKE) --no-print-directory test PRESET=asan

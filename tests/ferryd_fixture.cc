@@ -65,10 +65,13 @@ std::string FerryPath() { return FERRY_PATH; }
 std::string FerrySimPath() { return FERRY_SIM_PATH; }
 
 Ferryd::Ferryd(std::vector<std::string> extra_args) : extra_args_(std::move(extra_args)) {
-  auto data_flag = std::find(extra_args_.begin(), extra_args_.end(), "--data");
-  data_ = data_flag != extra_args_.end() && data_flag + 1 != extra_args_.end()
-              ? std::filesystem::path(*(data_flag + 1))
-              : dir_ / "data";
+  auto given = [&](std::string_view flag, const char* fallback) {
+    auto it = std::find(extra_args_.begin(), extra_args_.end(), flag);
+    return it != extra_args_.end() && it + 1 != extra_args_.end() ? std::filesystem::path(*(it + 1))
+                                                                  : dir_ / fallback;
+  };
+  data_ = given("--data", "data");
+  cache_ = given("--cache", "cache");
   Start();
 }
 
@@ -82,13 +85,14 @@ void Ferryd::Start() {
   // setpriv --pdeathsig: ferryd dies with the test process even when the test is killed
   // before its destructors run (a timeout, a closed pipe), so no server outlives its test.
   std::vector<std::string> args = {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--", FerrydPath(),
-                                   "--cache", cache().string(), "--ready-file", ready.string(),
-                                   "--threads", "2", "--log-level", "debug"};
-  // A test's own --listen, --http-listen or --data replaces the default (CLI11 refuses an
-  // option given twice).
+                                   "--ready-file", ready.string(), "--threads", "2",
+                                   "--log-level", "debug"};
+  // A test's own --listen, --http-listen, --data or --cache replaces the default (CLI11
+  // refuses an option given twice).
   if (!Given(extra_args_, "--listen")) args.insert(args.end(), {"--listen", "127.0.0.1:0"});
   if (!Given(extra_args_, "--http-listen")) args.insert(args.end(), {"--http-listen", "127.0.0.1:0"});
   if (!Given(extra_args_, "--data")) args.insert(args.end(), {"--data", data().string()});
+  if (!Given(extra_args_, "--cache")) args.insert(args.end(), {"--cache", cache().string()});
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);

@@ -30,8 +30,8 @@ std::string FerrySimPath();
 class Ferryd {
  public:
   // Starts ferryd with data and cache under a fresh temporary folder, plus `extra_args`. A
-  // test's own --listen, --http-listen or --data replaces the fixture's (CLI11 refuses an option
-  // given twice); data() then names the given folder.
+  // test's own --listen, --http-listen, --data or --cache replaces the fixture's (CLI11 refuses
+  // an option given twice); data() and cache() then name the given folders.
   explicit Ferryd(std::vector<std::string> extra_args = {});
   ~Ferryd();  // stops it (SIGTERM, then SIGKILL after 10 s)
 
@@ -50,7 +50,7 @@ class Ferryd {
     return "http://127.0.0.1:" + std::to_string(http_port_) + std::string(path);
   }
   std::filesystem::path data() const { return data_; }
-  std::filesystem::path cache() const { return dir_ / "cache"; }
+  std::filesystem::path cache() const { return cache_; }
   std::filesystem::path log() const { return dir_ / "ferryd.log"; }
   // From /proc: resident set size now and at its peak, in bytes.
   std::uint64_t RssBytes() const;
@@ -65,6 +65,7 @@ class Ferryd {
   TempDir dir_;
   std::vector<std::string> extra_args_;
   std::filesystem::path data_;
+  std::filesystem::path cache_;
   pid_t pid_ = -1;
   int port_ = 0;
   int http_port_ = 0;

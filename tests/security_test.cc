@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "tests/ferryd_fixture.h"
+#include "tests/raw_socket.h"
 
 extern char** environ;
 
@@ -229,115 +230,13 @@ HttpReply HttpCall(int port, const std::string& method, const std::string& targe
 }
 
 // ---------------------------------------------------------------------------------------------
-// Many raw connections at once, for the limits: descriptors, without gtest failures inside.
-
-class Socket {
- public:
-  Socket() = default;
-  explicit Socket(int fd) : fd_(fd) {}
-  Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Socket& operator=(Socket&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~Socket() { Close(); }
-  void Close() {
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  }
-  int fd() const { return fd_; }
-  bool ok() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
-
-// A connection to 127.0.0.1:`port` from `source` (an address of 127.0.0.0/8; null: the
-// kernel's choice). `receive_buffer` > 0 sets SO_RCVBUF first. Not ok() if it failed.
-Socket Connect(int port, const char* source = nullptr, int receive_buffer = 0) {
-  Socket s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!s.ok()) return s;
-  if (receive_buffer > 0) {
-    ::setsockopt(s.fd(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-  }
-  if (source != nullptr) {
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source, &local.sin_addr);
-    if (::bind(s.fd(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return Socket();
-  }
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(s.fd(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
-    return Socket();
-  return s;
-}
-
-bool SendAll(const Socket& s, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t sent = ::send(s.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (sent <= 0) return false;
-    bytes.remove_prefix(static_cast<std::size_t>(sent));
-  }
-  return true;
-}
-
-// Bytes until a '\n' (included), the end of the stream, an error or `timeout`.
-std::string ReadLineFrom(const Socket& s, std::chrono::milliseconds timeout = 10s) {
-  std::string line;
-  auto deadline = Clock::now() + timeout;
-  while (!Contains(line, "\n")) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    pollfd p{s.fd(), POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    char chunk[4096];
-    ssize_t got = ::recv(s.fd(), chunk, sizeof chunk, 0);
-    if (got <= 0) break;
-    line.append(chunk, static_cast<std::size_t>(got));
-  }
-  return line;
-}
-
-// Every byte until the server closes (or resets), or `timeout`.
-std::string ReadAllFrom(const Socket& s, std::chrono::milliseconds timeout = 10s) {
-  std::string bytes;
-  auto deadline = Clock::now() + timeout;
-  while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    pollfd p{s.fd(), POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    char chunk[65536];
-    ssize_t got = ::recv(s.fd(), chunk, sizeof chunk, 0);
-    if (got <= 0) break;
-    bytes.append(chunk, static_cast<std::size_t>(got));
-  }
-  return bytes;
-}
-
-// True once the connection has left ESTABLISHED: the server closed or reset it. Reads nothing.
-bool ClosedByServer(const Socket& s) {
-  tcp_info info{};
-  socklen_t length = sizeof info;
-  if (::getsockopt(s.fd(), IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return true;
-  return info.tcpi_state != TCP_ESTABLISHED;
-}
+// Many raw connections at once, for the limits (tests/raw_socket.h).
 
 // A STAT over a fresh native connection: its reply line ("" if none within `timeout`).
 std::string StatOnce(int port, std::chrono::milliseconds timeout = 10s) {
   Socket s = Connect(port);
   if (!s.ok() || !SendAll(s, "STAT doc.txt\n")) return "";
   return ReadLineFrom(s, timeout);
-}
-
-// Lets this process hold `needed` descriptors; false if the hard limit is lower.
-bool RaiseDescriptorLimit(rlim_t needed) {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return false;
-  if (limit.rlim_cur >= needed) return true;
-  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed) return false;
-  limit.rlim_cur = needed;
-  return ::setrlimit(RLIMIT_NOFILE, &limit) == 0;
 }
 
 // A chunked PUT of up to `limit` body bytes, streamed until the server answers (a refusal
@@ -1349,36 +1248,6 @@ TEST(SecurityLimits, DefaultLimitsServeAThousandConnectionsFromOneAddress) {
 
 // ---------------------------------------------------------------------------------------------
 // 5. The free-space reserve, on a tmpfs small enough to fill.
-
-// A tmpfs mounted on `where` for the owner's lifetime; unmounted even when a test fails.
-class TmpfsMount {
- public:
-  TmpfsMount(const fs::path& where, const std::string& options) : where_(where) {
-    if (::mount("tmpfs", where.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) == 0) {
-      mounted_ = true;
-    } else {
-      error_ = std::strerror(errno);
-    }
-  }
-  ~TmpfsMount() {
-    if (mounted_ && ::umount2(where_.c_str(), 0) != 0) ::umount2(where_.c_str(), MNT_DETACH);
-  }
-  TmpfsMount(const TmpfsMount&) = delete;
-  TmpfsMount& operator=(const TmpfsMount&) = delete;
-  bool ok() const { return mounted_; }
-  const std::string& error() const { return error_; }
-
- private:
-  fs::path where_;
-  bool mounted_ = false;
-  std::string error_;
-};
-
-std::int64_t FreeBytes(const fs::path& path) {
-  struct statvfs stats {};
-  if (::statvfs(path.c_str(), &stats) != 0) return -1;
-  return static_cast<std::int64_t>(stats.f_bavail * stats.f_frsize);
-}
 
 TEST(SecurityDisk, TheReserveRefusesUploadsThatWouldFillTheDisk) {
   TempDir mount_point;  // outlives the mount, which outlives ferryd
