@@ -447,6 +447,55 @@ TEST(NetworkFaults, ClientsThatVanishOrTalkNonsenseLeakNothing) {
   RecordProperty("faults", rounds);
 }
 
+// A server restart in the middle of a download and an upload: the next run of the same ferry
+// commands continues both (resume is ferry's default) and ends byte-exact.
+TEST(NetworkFaults, TransfersCutByARestartFinishOnTheNextRun) {
+  constexpr std::uint64_t kSize = std::uint64_t{1} << 30;
+  Ferryd server;
+  TempDir local;
+  WriteRandomFile(server.data() / "down.bin", kSize, 11);
+  WriteRandomFile(local / "up.bin", kSize, 12);
+  const fs::path download = local / "down.bin";
+  const fs::path part = local / "down.bin.ferry-part";
+  // The upload first (it hashes the whole file before its first byte), then the download once
+  // the server holds some of the upload; the kill comes once both have moved bytes.
+  auto partial_bytes = [&] {
+    std::uintmax_t bytes = 0;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(server.data() / ".ferry/partial", error)) {
+      std::uintmax_t size = entry.file_size(error);
+      if (!error) bytes += size;
+    }
+    return bytes;
+  };
+  pid_t put = Spawn({FerryPath(), "--server", server.address(), "put", (local / "up.bin").string(),
+                     "up.bin"});
+  bool under_way = Eventually([&] { return partial_bytes() > 0; });
+  pid_t get = Spawn({FerryPath(), "--server", server.address(), "get", "down.bin", "-o",
+                     download.string()});
+  under_way = under_way && Eventually([&] {
+                std::error_code missing;
+                std::uintmax_t bytes = fs::file_size(part, missing);
+                return !missing && bytes > 0;
+              });
+  server.Kill();  // a crash: the hardest restart
+  for (pid_t client : {get, put}) ::waitpid(client, nullptr, 0);
+  ASSERT_TRUE(under_way) << "the transfers never started (or ended before the kill)";
+  server.Restart();
+  RunResult get_again = RunProgram({FerryPath(), "--server", server.address(), "--json", "get",
+                                    "down.bin", "-o", download.string()});
+  ASSERT_EQ(get_again.exit_code, 0) << get_again.err;
+  RunResult put_again = RunProgram({FerryPath(), "--server", server.address(), "--json", "put",
+                                    (local / "up.bin").string(), "up.bin"});
+  ASSERT_EQ(put_again.exit_code, 0) << put_again.err;
+  EXPECT_GT(nlohmann::json::parse(get_again.out)["resumed_from"].get<std::uint64_t>(), 0u);
+  EXPECT_GT(nlohmann::json::parse(put_again.out)["resumed_from"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(FileChecksum(download), FileChecksum(server.data() / "down.bin"));
+  EXPECT_EQ(FileChecksum(server.data() / "up.bin"), FileChecksum(local / "up.bin"));
+  EXPECT_FALSE(fs::exists(part));
+  EXPECT_EQ(server.PartialFiles(), 0u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. Load: 10,000 idle connections held open while 64 others transfer.
 
