@@ -398,17 +398,14 @@ void Cache::Unlink(const std::vector<Victim>& victims) {
   {
     std::lock_guard journal_lock(journal_mutex_);
     (void)AppendJournal(records);
-    {
-      std::lock_guard lock(mutex_);
-      used_ -= bytes;
-      for (const Victim& victim : victims) {
-        auto it = unlinking_.find(victim.name);
-        if (it != unlinking_.end() && --it->second <= 0) unlinking_.erase(it);
-      }
-    }
     std::uint64_t copies;
     {
       std::lock_guard lock(mutex_);
+      used_ -= bytes;
+      for (const Victim& victim : victims) {  // their names may be filled again from now on
+        auto it = unlinking_.find(victim.name);
+        if (it != unlinking_.end() && --it->second <= 0) unlinking_.erase(it);
+      }
       copies = ready_files_;
     }
     compact = journal_bytes_ > std::max(kMinJournalBytes, copies * kJournalBytesPerCopy);
