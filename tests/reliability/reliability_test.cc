@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -732,6 +733,17 @@ TEST(Soak, TwoHundredClientsOfRandomOperationsAgreeWithTheModel) {
     for (const std::string& error : c.errors) ADD_FAILURE() << error;
   }
   EXPECT_EQ(errors, 0u);
+  if (errors > 0) {  // what the server said about it: its warnings and the connections it cut
+    std::istringstream log(ReadFile(server.log()));
+    int shown = 0;
+    for (std::string line; std::getline(log, line) && shown < 40;) {
+      if (line.find(" warn") != std::string::npos || line.find(" error") != std::string::npos ||
+          line.find("closed: ") != std::string::npos || line.find("cut") != std::string::npos) {
+        std::printf("ferryd: %s\n", line.c_str());
+        ++shown;
+      }
+    }
+  }
   EXPECT_GT(ops, static_cast<std::uint64_t>(kClients));
   EXPECT_EQ(server.TmpFiles(), 0u);
   std::printf("soak: %d clients for %llds: %llu operations, %llu MiB moved, %llu unexpected "
