@@ -46,6 +46,7 @@
 #include "service/file_service.h"
 #include "service/metrics.h"
 #include "store/store.h"
+#include "tests/temp_dir.h"
 
 namespace {
 
@@ -53,6 +54,7 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using asio::ip::tcp;
 using namespace ferry;
+using ferry::testing::WriteFile;
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
@@ -78,11 +80,6 @@ fs::path MakeRoot() {
   fs::remove_all(root);
   fs::create_directories(root);
   return root;
-}
-
-void WriteFile(const fs::path &path, const std::string &bytes) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
 struct World {

@@ -141,21 +141,13 @@ Result<Download> FileService::Get(OpenedFile opened, std::uint64_t offset,
   }
   cache::CacheLookup found = cache_->Lookup(name, checksum);
   bool whole_file = offset == 0 && download.head.length == size;
-  auto reopen = [this, name, checksum]() -> Result<std::unique_ptr<store::ReadFile>> {
-    Result<OpenedFile> again = Open(name);
-    if (!again.ok()) return again.status();
-    if (*again->entry.checksum != checksum) {
-      return Status::Conflict(fmt::format("{} changed while it was sent", name.str()));
-    }
-    return std::move(again->file);
-  };
   if (found.copy) {
     download.file = std::move(found.copy);
     download.from_cache = download.cache_hit = true;
     cache_->RecordServed(/*hit=*/true, true, download.head.length);
   } else if (found.filling && whole_file) {
     download.filling = std::move(found.filling);  // another GET's fill: collapse onto it
-    download.reopen = std::move(reopen);
+    download.reopen = Reopener(name, checksum);
     download.from_cache = download.cache_hit = true;
     cache_->RecordServed(/*hit=*/true, true, download.head.length);
   } else {
@@ -163,7 +155,7 @@ Result<Download> FileService::Get(OpenedFile opened, std::uint64_t offset,
     if (!found.filling && size <= cache_->max_object()) pending = cache_->BeginFill(name, size, checksum);
     if (pending && whole_file) {
       download.filling = pending->progress;
-      download.reopen = std::move(reopen);
+      download.reopen = Reopener(name, checksum);
       download.from_cache = true;
       cache_->RecordServed(/*hit=*/false, true, download.head.length);
       RunFillInBackground(std::move(pending), std::move(opened.file));
@@ -174,6 +166,18 @@ Result<Download> FileService::Get(OpenedFile opened, std::uint64_t offset,
     }
   }
   return download;
+}
+
+std::function<Result<std::unique_ptr<store::ReadFile>>()> FileService::Reopener(
+    const ObjectName& name, const Checksum& checksum) {
+  return [this, name, checksum]() -> Result<std::unique_ptr<store::ReadFile>> {
+    Result<OpenedFile> again = Open(name);
+    if (!again.ok()) return again.status();
+    if (*again->entry.checksum != checksum) {
+      return Status::Conflict(fmt::format("{} changed while it was sent", name.str()));
+    }
+    return std::move(again->file);
+  };
 }
 
 void FileService::RunFillInBackground(std::unique_ptr<cache::PendingFill> pending,

@@ -121,6 +121,10 @@ class FileService {
  private:
   // The checksum of the version `file` holds: remembered, or computed once and remembered.
   Result<Checksum> ChecksumOf(store::ReadFile& file);
+  // Download::reopen for a GET that follows a fill of `name` at `checksum`: made only for
+  // those, so a GET served otherwise copies no name.
+  std::function<Result<std::unique_ptr<store::ReadFile>>()> Reopener(const ObjectName& name,
+                                                                    const Checksum& checksum);
   // Runs a pending fill in the background, reading `source` (or the data file anew).
   void RunFillInBackground(std::unique_ptr<cache::PendingFill> pending,
                            std::unique_ptr<store::ReadFile> source);
