@@ -25,11 +25,11 @@ class LineReader {
     std::string_view line;  // for kLine: the line without its ending
   };
 
-  LineReader();
-
-  // Free space at the end of the buffer; receive into it, then Commit(received).
-  // Invalidates lines and Buffered() views returned before.
+  // Free space at the end of the buffer (allocated, or grown for a long line, here); receive
+  // into it, then Commit(received). Invalidates lines and Buffered() views returned before.
   std::span<char> WritableSpace();
+  // Frees the buffer if it holds nothing unread: an idle connection then costs no buffer.
+  void Release();
   void Commit(std::size_t received);
 
   // The next event. A kLine's view is valid until the next WritableSpace() or Consume().

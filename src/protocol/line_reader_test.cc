@@ -81,5 +81,52 @@ TEST(LineReader, BufferedBytesAfterALineAreTheBody) {
   EXPECT_EQ(event.line, "QUIT");
 }
 
+TEST(LineReader, StartsSmallGrowsForALongLineAndReleasesWhenEmpty) {
+  LineReader reader;
+  EXPECT_EQ(reader.Next().kind, LineReader::Kind::kNeedMore);  // nothing allocated yet
+  std::span<char> first = reader.WritableSpace();
+  EXPECT_EQ(first.size(), 4096u) << "an ordinary request needs no more";
+  // A maximal line arrives in pieces as large as the space offered: the buffer grows to hold it.
+  std::string line = "PUT " + std::string(kMaxLineBytes - 4, 'a');
+  std::string input = line + "\nQUIT\n";
+  std::size_t fed = 0;
+  std::vector<std::string> lines;
+  while (lines.size() < 2) {
+    LineReader::Event event = reader.Next();
+    ASSERT_NE(event.kind, LineReader::Kind::kTooLong);
+    if (event.kind == LineReader::Kind::kLine) {
+      lines.emplace_back(event.line);
+      continue;
+    }
+    ASSERT_LT(fed, input.size());
+    std::span<char> space = reader.WritableSpace();
+    std::size_t n = std::min(space.size(), input.size() - fed);
+    std::memcpy(space.data(), input.data() + fed, n);
+    reader.Commit(n);
+    fed += n;
+  }
+  EXPECT_EQ(lines[0], line);
+  EXPECT_EQ(lines[1], "QUIT");
+  reader.Release();
+  EXPECT_EQ(reader.Next().kind, LineReader::Kind::kNeedMore);
+  EXPECT_EQ(reader.WritableSpace().size(), 4096u) << "released, then allocated small again";
+}
+
+TEST(LineReader, ReleaseKeepsUnreadBytes) {
+  LineReader reader;
+  std::span<char> space = reader.WritableSpace();
+  std::memcpy(space.data(), "GET a\nGE", 8);
+  reader.Commit(8);
+  ASSERT_EQ(reader.Next().kind, LineReader::Kind::kLine);
+  reader.Release();  // "GE" is still to come: nothing is freed
+  EXPECT_EQ(reader.Buffered(), "GE");
+  space = reader.WritableSpace();
+  std::memcpy(space.data(), "T b\n", 4);
+  reader.Commit(4);
+  LineReader::Event event = reader.Next();
+  ASSERT_EQ(event.kind, LineReader::Kind::kLine);
+  EXPECT_EQ(event.line, "GET b");
+}
+
 }  // namespace
 }  // namespace ferry::protocol

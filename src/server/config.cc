@@ -93,6 +93,10 @@ const Option kOptions[] = {
     {"cache-max-object", "larger files are served from the data store, never cached (0: 1/8 "
                          "of the cache)", false, FERRY_SIZE(cache_max_object)},
     {"cache-policy", "eviction policy (docs/cache.md)", false, FERRY_TEXT(cache_policy)},
+    {"memory-cache-max-bytes", "small hot files kept whole in memory, served without disk access "
+                               "(0: off; docs/performance.md)", false, FERRY_SIZE(memory_cache_max_bytes)},
+    {"memory-cache-max-object", "larger files are not kept in memory", false,
+     FERRY_SIZE(memory_cache_max_object)},
     {"max-upload", "a larger upload gets 413 (0: no limit)", false, FERRY_SIZE(max_upload)},
     {"partial-ttl", "keep an interrupted resumable upload this long (90s, 30m, 24h, 7d)", false,
      FERRY_DURATION(partial_ttl)},

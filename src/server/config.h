@@ -22,6 +22,10 @@ struct Config {
   std::uint64_t cache_max_bytes = std::uint64_t{1} << 30;  // never exceeded
   std::uint64_t cache_max_object = 0;  // larger files bypass the cache; 0: cache_max_bytes / 8
   std::string cache_policy = "s3fifo";  // docs/cache.md
+  // Small hot files kept whole in memory and served without touching the disk
+  // (service/hot_files.h); 0: none.
+  std::uint64_t memory_cache_max_bytes = 64 << 20;
+  std::uint64_t memory_cache_max_object = 64 << 10;
   // An upload above this gets 413, on both doors; 0: no limit. A safety net against a client
   // that streams forever, not a quota: 1 TiB refuses no real file.
   std::uint64_t max_upload = std::uint64_t{1} << 40;

@@ -11,6 +11,7 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/span_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <chrono>
@@ -179,7 +180,14 @@ asio::awaitable<void> HttpConnection::Run() {
 asio::awaitable<bool> HttpConnection::AwaitRequest() {
   if (buffer_.size() > 0) co_return true;  // a pipelined request is already here
   stream_.Enter(Stream::Phase::kIdle);
-  // Small: an idle keep-alive connection should cost little. Beast reads the rest.
+  if (!stream_.tls()) {
+    // An idle keep-alive connection holds no buffer: wait for bytes, then read them.
+    buffer_.shrink_to_fit();
+    std::vector<char>().swap(body_buffer_);
+    auto [wait_error] = co_await stream_.socket().async_wait(tcp::socket::wait_read, kNoThrow);
+    if (wait_error) co_return false;
+  }
+  // Small: most requests fit. Beast reads the rest.
   constexpr std::size_t kFirstRead = 4096;
   auto [error, read] = co_await stream_.async_read_some(buffer_.prepare(kFirstRead), kNoThrow);
   buffer_.commit(read);
@@ -302,8 +310,11 @@ asio::awaitable<void> HttpConnection::Handle(RequestParser& parser, Outcome& out
 asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const ObjectName& name,
                                                  Outcome& outcome) {
   bool head = parser.get().method() == bhttp::verb::head;
-  auto opened = co_await Offload(context_.blocking_pool, [&] { return context_.service.Open(name); });
-  if (!opened.ok()) {
+  // A hot small file is answered from memory, on the loop; any other is opened on the pool.
+  std::shared_ptr<const service::HotFile> hot = context_.service.FindHot(name);
+  Result<service::OpenedFile> opened = Status::NotFound("not opened");
+  if (!hot) opened = co_await Offload(context_.blocking_pool, [&] { return context_.service.Open(name); });
+  if (!hot && !opened.ok()) {
     // A folder named without its final '/': send the browser there, as nginx does.
     if (opened.status().code() == Code::kNotFound || opened.status().code() == Code::kConflict) {
       std::string folder = name.str() + "/";
@@ -320,7 +331,7 @@ asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const Ob
     }
     co_return co_await SendError(parser, outcome, opened.status());
   }
-  const protocol::FileEntry entry = opened->entry;
+  const protocol::FileEntry entry = hot ? hot->entry : opened->entry;
   std::string etag = http::EntityTag(*entry.checksum);
   http::ReadConditions conditions{Header(parser, bhttp::field::if_none_match),
                                   Header(parser, bhttp::field::if_modified_since),
@@ -356,6 +367,22 @@ asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const Ob
   AddCommonHeaders(response, parser, outcome.keep_alive);
   if (head || plan.status == 304) {
     if (!co_await WriteHeader(response)) outcome.keep_alive = false;
+    co_return;
+  }
+  if (hot) {
+    response.set("X-Cache", "HIT");
+    bhttp::response<bhttp::span_body<const char>> whole(
+        std::move(response.base()), bhttp::span_body<const char>::value_type(hot->bytes.data() + plan.offset,
+                                                             static_cast<std::size_t>(plan.length)));
+    context_.service.RecordHotGet(*hot, plan.length);
+    stream_.Enter(Stream::Phase::kBody);
+    auto [error, written] = co_await bhttp::async_write(stream_, whole, kNoThrow);  // one writev
+    stream_.Progress(written);
+    if (error) {
+      outcome.keep_alive = false;
+      co_return;
+    }
+    context_.metrics.AddBytes(service::Door::kHttp, 0, plan.length);
     co_return;
   }
   // Now the bytes: from the cache when it holds this version, else the data store (and a fill).

@@ -1,6 +1,7 @@
 #include "server/session.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -77,6 +78,8 @@ class Connection {
   asio::awaitable<bool> HandleAuth(const std::string& token);
   asio::awaitable<bool> HandleList(const std::string& prefix);
   asio::awaitable<bool> HandleGet(const protocol::Request& request);
+  // A GET of a file in memory (FileService::FindHot): head and body in one write, on the loop.
+  asio::awaitable<bool> SendHot(const service::HotFile& hot, const protocol::Request& request);
   asio::awaitable<bool> HandlePut(const protocol::Request& request);
 
   SessionContext context_;
@@ -96,7 +99,15 @@ asio::awaitable<void> Connection::Run() {
     if (event.kind == protocol::LineReader::Kind::kNeedMore) {
       if (context_.stopping.load()) break;
       // A request begun but not finished has header_timeout for all of it.
-      stream_.Enter(reader_.Buffered().empty() ? Stream::Phase::kIdle : Stream::Phase::kHeader);
+      bool idle = reader_.Buffered().empty();
+      stream_.Enter(idle ? Stream::Phase::kIdle : Stream::Phase::kHeader);
+      if (idle && !stream_.tls()) {
+        // An idle connection holds no buffer: wait for bytes, then read them.
+        reader_.Release();
+        std::vector<char>().swap(body_buffer_);
+        auto [wait_error] = co_await stream_.socket().async_wait(tcp::socket::wait_read, kNoThrow);
+        if (wait_error) break;
+      }
       std::span<char> space = reader_.WritableSpace();
       auto [error, received] =
           co_await stream_.async_read_some(asio::buffer(space.data(), space.size()), kNoThrow);
@@ -254,6 +265,10 @@ asio::awaitable<bool> Connection::HandleList(const std::string& requested) {
 }
 
 asio::awaitable<bool> Connection::HandleGet(const protocol::Request& request) {
+  if (std::shared_ptr<const service::HotFile> hot = context_.service.FindHot(*request.name);
+      hot && request.offset <= hot->entry.size) {
+    co_return co_await SendHot(*hot, request);
+  }
   auto download = co_await Offload(context_.blocking_pool, [&] {
     return context_.service.Get(*request.name, request.offset, request.length);
   });
@@ -264,6 +279,21 @@ asio::awaitable<bool> Connection::HandleGet(const protocol::Request& request) {
   bool sent = co_await SendDownload(stream_, *download, context_.blocking_pool, body_buffer_, peer_);
   if (sent) context_.metrics.AddBytes(service::Door::kNative, 0, download->head.length);
   co_return sent;
+}
+
+asio::awaitable<bool> Connection::SendHot(const service::HotFile& hot, const protocol::Request& request) {
+  std::uint64_t size = hot.entry.size;
+  std::uint64_t length = std::min(request.length.value_or(size), size - request.offset);
+  std::string head = protocol::EncodeGetHead({length, size, *hot.entry.checksum});
+  std::array<asio::const_buffer, 2> reply{
+      asio::buffer(head), asio::buffer(hot.bytes.data() + request.offset, static_cast<std::size_t>(length))};
+  context_.service.RecordHotGet(hot, length);
+  stream_.Enter(Stream::Phase::kBody);
+  auto [error, written] = co_await asio::async_write(stream_, reply, kNoThrow);
+  stream_.Progress(written);
+  if (error) co_return false;
+  context_.metrics.AddBytes(service::Door::kNative, 0, length);
+  co_return true;
 }
 
 asio::awaitable<bool> Connection::HandlePut(const protocol::Request& request) {
@@ -284,7 +314,9 @@ asio::awaitable<bool> Connection::HandlePut(const protocol::Request& request) {
     if (!co_await Write(protocol::EncodeContinue(offset))) co_return false;
     body.bytes -= offset;
   }
-  body_buffer_.resize(kBodyChunk);
+  // A small upload needs no 256 KiB buffer (it is freed again when the connection idles).
+  body_buffer_.resize(until_eof ? kBodyChunk
+                                : static_cast<std::size_t>(std::clamp<std::uint64_t>(body.bytes, 1, kBodyChunk)));
   std::uint64_t remaining = body.bytes;
   while (until_eof || remaining > 0) {
     std::size_t want = until_eof ? kBodyChunk

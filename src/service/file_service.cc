@@ -58,14 +58,17 @@ Result<protocol::PutDone> Upload::Commit() {
                                                 expected_->ToString(), reply.ToString()));
   }
   Result<store::FileVersion> version = file_->Commit(canonical);
-  if (!version.ok()) return version.status();
+  // Even a failed commit may have replaced the file (its rename done, the folder's fsync
+  // failed): the copies of the old version go either way.
   on_commit_(name_);
+  if (!version.ok()) return version.status();
   return protocol::PutDone{received_, reply};
 }
 
 FileService::FileService(store::Store& data, cache::Cache* cache, BackgroundRunner background,
                          ServiceOptions options)
-    : data_(data), cache_(cache), background_(std::move(background)), options_(options) {}
+    : data_(data), cache_(cache), background_(std::move(background)), options_(options),
+      hot_(options.hot_max_bytes, options.hot_max_object, options.hot_validity) {}
 
 Result<std::vector<protocol::FileEntry>> FileService::List(std::string_view prefix) {
   Result<std::vector<store::StoredFile>> files = data_.List(prefix);
@@ -100,13 +103,39 @@ Result<Checksum> FileService::ChecksumOf(store::ReadFile& file) {
 }
 
 Result<OpenedFile> FileService::Open(const ObjectName& name) {
+  std::uint64_t hot_epoch = hot_.epoch();
   Result<std::unique_ptr<store::ReadFile>> file = data_.OpenRead(name);
   if (!file.ok()) return file.status();
   Result<Checksum> checksum = ChecksumOf(**file);
   if (!checksum.ok()) return checksum.status();
   const store::FileVersion& v = (*file)->version();
   protocol::FileEntry entry{name.str(), v.size, v.mtime_seconds(), false, *checksum};
-  return OpenedFile{name, std::move(*file), std::move(entry)};
+  return OpenedFile{name, std::move(*file), std::move(entry), hot_epoch};
+}
+
+std::shared_ptr<const HotFile> FileService::FindHot(const ObjectName& name) {
+  return hot_.Find(name.str(), HotFiles::Clock::now());
+}
+
+void FileService::RecordHotGet(const HotFile& file, std::uint64_t bytes) {
+  if (options_.trace != nullptr) options_.trace->Record(std::time(nullptr), file.entry.name, file.entry.size);
+  if (cache_ != nullptr) cache_->RecordServed(/*hit=*/true, /*from_cache_file=*/true, bytes);
+  hot_hits_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void FileService::OfferHot(const OpenedFile& opened, store::ReadFile& file) {
+  std::uint64_t size = opened.entry.size;
+  if (!hot_.Wants(size)) return;
+  auto hot = std::make_shared<HotFile>();
+  hot->entry = opened.entry;
+  hot->bytes.resize(size);
+  for (std::uint64_t done = 0; done < size;) {
+    Result<std::size_t> got = file.ReadAt(done, {hot->bytes.data() + done, size - done});
+    if (!got.ok() || *got == 0) return;  // it shrank: not worth keeping
+    done += *got;
+  }
+  hot->loaded = HotFiles::Clock::now();
+  hot_.Insert(std::move(hot), opened.hot_epoch);
 }
 
 Result<protocol::FileEntry> FileService::Stat(const ObjectName& name) {
@@ -137,6 +166,7 @@ Result<Download> FileService::Get(OpenedFile opened, std::uint64_t offset,
   download.head = {std::min(length.value_or(size - offset), size - offset), size, checksum};
   if (cache_ == nullptr) {
     download.file = std::move(opened.file);
+    OfferHot(opened, *download.file);
     return download;
   }
   cache::CacheLookup found = cache_->Lookup(name, checksum);
@@ -165,6 +195,7 @@ Result<Download> FileService::Get(OpenedFile opened, std::uint64_t offset,
       cache_->RecordServed(/*hit=*/false, false, download.head.length);
     }
   }
+  if (download.file) OfferHot(opened, *download.file);
   return download;
 }
 
@@ -231,6 +262,7 @@ Result<std::unique_ptr<Upload>> FileService::Put(const ObjectName& name,
   // The data file is replaced first, then the cache's copy is dropped, so no reader is served
   // the old copy after the PUT's OK. The copy is made again on the next GET.
   auto on_commit = [this](const ObjectName& committed) {
+    hot_.Forget(committed.str());
     if (cache_ != nullptr) cache_->Invalidate(committed);
   };
   bool replaces = data_.OpenRead(name).ok();
@@ -259,12 +291,16 @@ std::vector<protocol::StatValue> FileService::Stats() {
           {"bytes_cached", number(c.bytes_cached)},
           {"files_cached", number(c.files_cached)},
           {"fills_in_flight", number(c.fills_in_flight)},
-          {"cache_max_bytes", number(c.max_bytes)}};
+          {"cache_max_bytes", number(c.max_bytes)},
+          {"memory_hits", number(hot_hits_.load(std::memory_order_relaxed))},
+          {"memory_bytes", number(hot_.bytes())},
+          {"memory_files", number(hot_.count())}};
 }
 
 Status FileService::Delete(const ObjectName& name) {
   if (options_.read_only) return Status::Forbidden("the server is read-only");
   Status removed = data_.Remove(name);
+  hot_.Forget(name.str());
   if (cache_ != nullptr && (removed.ok() || removed.code() == Code::kNotFound)) {
     cache_->Invalidate(name);
   }

@@ -6,6 +6,8 @@
 // so sessions run them off their event loop. Thread-safe.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,6 +21,7 @@
 #include "common/object_name.h"
 #include "common/status.h"
 #include "protocol/reply.h"
+#include "service/hot_files.h"
 #include "sim/trace_writer.h"
 #include "store/store.h"
 
@@ -48,6 +51,7 @@ struct OpenedFile {
   ObjectName name;
   std::unique_ptr<store::ReadFile> file;
   protocol::FileEntry entry;  // name, size, mtime, checksum (`cached` is not looked up)
+  std::uint64_t hot_epoch = 0;  // HotFiles::epoch() before it was opened
 };
 
 // An upload in progress. Destroying it without Commit leaves no trace (the client went away).
@@ -87,6 +91,11 @@ struct ServiceOptions {
   sim::TraceWriter* trace = nullptr;  // if set, records every GET for ferry-sim
   std::uint64_t max_upload = 0;       // a PUT above it gets 413; 0: no limit
   bool read_only = false;             // PUT and DEL get 403
+  // HotFiles (hot_files.h): whole files of at most hot_max_object bytes kept in memory, up to
+  // hot_max_bytes in all (0: none), each trusted for hot_validity.
+  std::uint64_t hot_max_bytes = 0;
+  std::uint64_t hot_max_object = 0;
+  std::chrono::steady_clock::duration hot_validity = std::chrono::seconds(1);
 };
 
 class FileService {
@@ -97,6 +106,11 @@ class FileService {
 
   Result<std::vector<protocol::FileEntry>> List(std::string_view prefix);
   Result<protocol::FileEntry> Stat(const ObjectName& name);
+  // A GET of a hot small file, answered without touching the disk: its copy in memory, or null.
+  // Cheap and non-blocking (a map lookup): for the event loop. Counts nothing; a door that
+  // sends the copy calls RecordHotGet.
+  std::shared_ptr<const HotFile> FindHot(const ObjectName& name);
+  void RecordHotGet(const HotFile& file, std::uint64_t bytes);
   // The first half of a GET (and all of a HEAD): opens the current version, learns its
   // checksum. No cache traffic, nothing recorded.
   Result<OpenedFile> Open(const ObjectName& name);
@@ -129,10 +143,15 @@ class FileService {
   void RunFillInBackground(std::unique_ptr<cache::PendingFill> pending,
                            std::unique_ptr<store::ReadFile> source);
 
+  // Keeps a copy of a small file a GET is about to send, if HotFiles wants it.
+  void OfferHot(const OpenedFile& opened, store::ReadFile& file);
+
   store::Store& data_;
   cache::Cache* cache_;
   BackgroundRunner background_;
   ServiceOptions options_;
+  HotFiles hot_;
+  std::atomic<std::uint64_t> hot_hits_{0};
 };
 
 }  // namespace ferry::service

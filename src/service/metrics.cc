@@ -20,7 +20,8 @@ std::size_t ClassOf(int status) {
 // STATS values that are levels, not running totals.
 bool IsGauge(std::string_view stat) {
   static const std::set<std::string_view> kGauges = {"hit_ratio", "bytes_cached", "files_cached",
-                                                     "fills_in_flight", "cache_max_bytes"};
+                                                     "fills_in_flight", "cache_max_bytes",
+                                                     "memory_bytes", "memory_files"};
   return kGauges.contains(stat);
 }
 
