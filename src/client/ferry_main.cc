@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bench/load.h"
+#include "bench/report.h"
 #include "client/client.h"
 #include "client/config.h"
 #include "client/progress.h"
@@ -317,6 +319,75 @@ ferry::Status LoadSettings(const std::string& config_flag, ferry::client::Connec
   return Status::Ok();
 }
 
+// What `ferry bench` takes as text, turned into LoadOptions once the command line is parsed.
+struct BenchFlags {
+  ferry::bench::LoadOptions load;
+  std::string duration = "10s", mix = "get", size = "4K", read_size = "256K", timeout = "600s";
+  bool populate = false;
+};
+
+int RunBench(const Options& options, BenchFlags& flags) {
+  using ferry::bench::LoadOptions;
+  LoadOptions& load = flags.load;
+  if (options.client.tls) {
+    std::cerr << "ferry bench: speaks plain TCP only; run it against a listener without TLS\n";
+    return kExitUsage;
+  }
+  load.server = options.client.server;
+  load.token = options.client.token;
+  auto duration = ferry::ParseDuration(flags.duration);
+  auto mix = ferry::bench::ParseMix(flags.mix);
+  auto size = ferry::ParseByteSize(flags.size);
+  auto read_size = ferry::ParseByteSize(flags.read_size);
+  auto timeout = ferry::ParseDuration(flags.timeout);
+  for (const Status& s : {duration.status(), mix.status(), size.status(), read_size.status(),
+                          timeout.status()}) {
+    if (!s.ok()) {
+      std::cerr << "ferry bench: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  load.duration = *duration;
+  load.mix = *mix;
+  load.size = *size;
+  load.read_size = static_cast<std::size_t>(*read_size);
+  load.timeout = *timeout;
+  if (Status valid = ferry::bench::CheckLoadOptions(load); !valid.ok()) {
+    std::cerr << "ferry bench: " << valid.message() << "\n";
+    return kExitUsage;
+  }
+  if (flags.populate) {
+    // Every key once, in order, so the GETs that follow find their files.
+    LoadOptions writes = load;
+    writes.mix = {.get = 0, .put = 1};
+    writes.sequential = true;
+    writes.requests = load.names.empty() ? load.keys : load.names.size();
+    writes.connections = std::min(load.connections, 16u);
+    writes.threads = 1;
+    writes.rate = 0;
+    writes.pipeline = 1;
+    writes.verify_dir.clear();
+    auto written = ferry::bench::RunLoad(writes);
+    if (!written.ok()) return Fail(written.status());
+    if (written->errors > 0) {
+      std::cerr << ferry::bench::FormatReport(writes, *written) << "ferry bench: --populate failed\n";
+      return kExitFailed;
+    }
+    if (!options.json) std::cerr << fmt::format("populated {} key(s) of {} bytes\n", writes.requests, load.size);
+  }
+  auto report = ferry::bench::RunLoad(load);
+  if (!report.ok()) {
+    std::cerr << "ferry bench: " << report.status().ToString() << "\n";
+    return report.status().code() == ferry::Code::kBadRequest ? kExitUsage : kExitFailed;
+  }
+  if (options.json) {
+    std::cout << ferry::bench::ReportJson(load, *report).dump() << "\n";
+  } else {
+    std::cout << ferry::bench::FormatReport(load, *report);
+  }
+  return report->errors == 0 ? 0 : kExitFailed;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"ferry: list, download and upload files on a ferryd server", "ferry"};
   app.set_version_flag("--version", "ferry " FERRY_VERSION);
@@ -378,6 +449,46 @@ int main(int argc, char** argv) {
   auto* shell = app.add_subcommand("shell", "an interactive prompt: ls, cd, get, put, rm... (also: ferry "
                                             "with no command on a terminal)");
 
+  BenchFlags bench_flags;
+  auto* bench = app.add_subcommand(
+      "bench", "load generator: GET/PUT/LIST requests/s, MB/s and latency percentiles, replies verified "
+               "(docs/performance.md)");
+  {
+    ferry::bench::LoadOptions& load = bench_flags.load;
+    bench->add_option("-c,--connections", load.connections, "connections")->capture_default_str();
+    bench->add_option("-t,--threads", load.threads, "event-loop threads")->capture_default_str();
+    bench->add_option("-d,--duration", bench_flags.duration, "how long (10s, 2m), unless --requests")
+        ->capture_default_str();
+    bench->add_option("-n,--requests", load.requests, "stop after this many requests in all");
+    bench->add_option("--mix", bench_flags.mix, "operations and their weights: get=90,put=9,list=1")
+        ->capture_default_str();
+    bench->add_option("--size", bench_flags.size, "bytes of each PUT (and --populate): 4K, 64K, 1G")
+        ->capture_default_str();
+    bench->add_option("--keys", load.keys, "names PREFIX000000 .. PREFIX<keys-1>")->capture_default_str();
+    bench->add_option("--prefix", load.prefix, "prefix of the keys' names (also LIST's)")->capture_default_str();
+    bench->add_option("--name", load.names, "use these names instead of keys (repeatable)");
+    bench->add_option("--zipf", load.zipf, "key popularity: Zipf with this alpha (0: uniform)")
+        ->capture_default_str();
+    bench->add_option("--pipeline", load.pipeline, "requests in flight per connection")->capture_default_str();
+    bench->add_option("--rate", load.rate,
+                      "pace to this many requests/s in all; latency counts from when each was due");
+    bench->add_option("--verify-every", load.verify_every, "check one reply in N (1: all)")
+        ->capture_default_str();
+    bench->add_option("--verify-dir", load.verify_dir, "the expected files (the server's data folder, a copy)")
+        ->option_text("DIR");
+    bench->add_option("--read-size", bench_flags.read_size, "bytes per read from the socket")
+        ->capture_default_str();
+    bench->add_flag("--http", load.http, "speak HTTP/1.1 (keep-alive GETs of --http-path NAME), to compare servers");
+    bench->add_option("--http-path", load.http_path, "URL path before the name")->capture_default_str();
+    bench->add_flag("--populate", bench_flags.populate, "first PUT every key once (--size bytes)");
+    bench->add_flag("--sequential", load.sequential, "keys in order (0, 1, 2...), not drawn at random");
+    bench->add_option("--seed", load.seed, "random seed (same seed, same requests)")->capture_default_str();
+    bench->add_option("--timeout", bench_flags.timeout,
+                      "with --requests, cut the run after this long (a --duration run: 30 s after it)")
+        ->capture_default_str();
+    bench->fallthrough();  // ferry --json bench and ferry bench --json alike
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -397,6 +508,7 @@ int main(int argc, char** argv) {
   if (*put) return RunPut(options, path, name, recursive);
   if (*rm) return RunRemove(options, name);
   if (*stats) return RunStats(options);
+  if (*bench) return RunBench(options, bench_flags);
   if (*shell || (app.get_subcommands().empty() && ::isatty(STDIN_FILENO) == 1)) {
     return ferry::client::RunShell(options.client);
   }
