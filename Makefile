@@ -50,8 +50,9 @@ fuzz:
 	@cmake --build --preset fuzz
 	@bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# Micro-benchmarks (bench/micro). The side-by-side comparison with nginx is bench/compare.sh.
 bench: build
-	@build/$(PRESET)/bin/policy_bench
+	@for b in parse_bench checksum_bench policy_bench; do build/$(PRESET)/bin/$$b; done
 
 clean:
 	rm -rf build
