@@ -284,9 +284,11 @@ asio::awaitable<bool> Connection::HandleGet(const protocol::Request& request) {
 asio::awaitable<bool> Connection::SendHot(const service::HotFile& hot, const protocol::Request& request) {
   std::uint64_t size = hot.entry.size;
   std::uint64_t length = std::min(request.length.value_or(size), size - request.offset);
-  std::string head = protocol::EncodeGetHead({length, size, *hot.entry.checksum});
+  std::string ranged;  // a whole-file GET's head is encoded once, with the copy
+  if (length != size) ranged = protocol::EncodeGetHead({length, size, *hot.entry.checksum});
   std::array<asio::const_buffer, 2> reply{
-      asio::buffer(head), asio::buffer(hot.bytes.data() + request.offset, static_cast<std::size_t>(length))};
+      asio::buffer(length == size ? hot.get_head : ranged),
+      asio::buffer(hot.bytes.data() + request.offset, static_cast<std::size_t>(length))};
   context_.service.RecordHotGet(hot, length);
   stream_.Enter(Stream::Phase::kBody);
   auto [error, written] = co_await asio::async_write(stream_, reply, kNoThrow);

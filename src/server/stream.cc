@@ -34,7 +34,9 @@ void Stream::Enter(Phase phase) {
   if (phase_ == phase) return;
   phase_ = phase;
   window_bytes_ = 0;
-  if (phase == Phase::kBody) moved_mark_ = TcpBytesMoved(socket_.native_handle());
+  // The kernel's count is asked for only if a window falls short (OnDeadline): a getsockopt
+  // per reply would cost a system call on every small GET.
+  if (phase == Phase::kBody) moved_mark_.reset();
   switch (phase) {
     case Phase::kIdle:
       if (limits_.idle_timeout.count() == 0) return Disarm();
@@ -84,7 +86,9 @@ void Stream::OnDeadline() {
     // its buffer. Without them, a client above min_rate was cut.
     std::optional<std::uint64_t> moved = TcpBytesMoved(socket_.native_handle());
     std::uint64_t kernel_bytes = moved && moved_mark_ ? *moved - *moved_mark_ : 0;
-    if (std::max(window_bytes_, kernel_bytes) >= needed) {
+    // A body's first window that falls short has no kernel mark yet: it takes one and gets one
+    // more window, judged by the kernel's count too. A stalled client goes after two windows.
+    if (std::max(window_bytes_, kernel_bytes) >= needed || (!moved_mark_ && moved)) {
       window_bytes_ = 0;
       moved_mark_ = moved;
       return Arm(now + BodyWindow());

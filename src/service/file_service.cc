@@ -134,6 +134,7 @@ void FileService::OfferHot(const OpenedFile& opened, store::ReadFile& file) {
     if (!got.ok() || *got == 0) return;  // it shrank: not worth keeping
     done += *got;
   }
+  hot->get_head = protocol::EncodeGetHead({size, size, *opened.entry.checksum});
   hot->loaded = HotFiles::Clock::now();
   hot_.Insert(std::move(hot), opened.hot_epoch);
 }

@@ -24,6 +24,7 @@ namespace ferry::service {
 struct HotFile {
   protocol::FileEntry entry;  // name, size, mtime, checksum
   std::string bytes;          // all of them
+  std::string get_head;       // the native reply head of a whole-file GET, encoded once
   std::chrono::steady_clock::time_point loaded;
 };
 
