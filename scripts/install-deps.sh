@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --browser  also Chromium, for the browser test (make test-browser)
 #   scripts/install-deps.sh --fuzz     also clang and libFuzzer, for the fuzz preset (make fuzz)
+#   scripts/install-deps.sh --bench    also nginx, wrk, iperf3 and python3, for bench/compare.sh
 #   scripts/install-deps.sh --print    list the packages, install nothing
 set -euo pipefail
 
@@ -24,6 +25,8 @@ browser_packages=(chromium python3)
 # Only the fuzz preset needs these: clang++-14, libFuzzer and the sanitizer runtimes, and
 # llvm-symbolizer for readable stack traces.
 fuzz_packages=(clang-14 libclang-rt-14-dev llvm-14)
+# Only bench/compare.sh needs these: the servers and tools ferryd is measured against.
+bench_packages=(nginx wrk iperf3 python3 gcc)
 
 if [[ "${1:-}" == "--browser" ]]; then
   packages+=("${browser_packages[@]}")
@@ -31,6 +34,10 @@ if [[ "${1:-}" == "--browser" ]]; then
 fi
 if [[ "${1:-}" == "--fuzz" ]]; then
   packages+=("${fuzz_packages[@]}")
+  shift
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=("${bench_packages[@]}")
   shift
 fi
 if [[ "${1:-}" == "--print" ]]; then
