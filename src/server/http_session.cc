@@ -62,6 +62,18 @@ bool ExpectsContinue(const RequestParser& parser) {
          beast::iequals(Header(parser, bhttp::field::expect), "100-continue");
 }
 
+// The Date header, formatted once a second per event loop (as nginx does), not per reply.
+const std::string& CurrentHttpDate() {
+  thread_local std::time_t formatted_at = -1;
+  thread_local std::string date;
+  std::time_t now = std::time(nullptr);
+  if (now != formatted_at) {
+    date = http::FormatHttpDate(now);
+    formatted_at = now;
+  }
+  return date;
+}
+
 class HttpConnection {
  public:
   HttpConnection(SessionContext context, Stream& stream, SessionHandle& handle, std::string peer)
@@ -534,7 +546,7 @@ void HttpConnection::AddCommonHeaders(HeadOnly& response, const RequestParser& p
                                       bool keep_alive) const {
   response.version(parser.get().version() == 10 ? 10 : 11);
   response.set(bhttp::field::server, "ferryd/" FERRY_VERSION);
-  response.set(bhttp::field::date, http::FormatHttpDate(std::time(nullptr)));
+  response.set(bhttp::field::date, CurrentHttpDate());
   response.keep_alive(keep_alive);
 }
 

@@ -23,7 +23,7 @@ Stream::Stream(asio::ip::tcp::socket socket, StreamLimits limits)
 Stream::~Stream() { *alive_ = false; }
 
 asio::awaitable<error_code> Stream::AcceptTls(asio::ssl::context& tls) {
-  tls_.emplace(socket_, tls);
+  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, tls);
   Enter(Phase::kHeader);
   auto [error] = co_await tls_->async_handshake(asio::ssl::stream_base::server,
                                                 asio::as_tuple(asio::use_awaitable));

@@ -46,7 +46,7 @@ class Stream {
 
   // Wraps the socket in TLS and runs the server handshake (within header_timeout).
   boost::asio::awaitable<boost::system::error_code> AcceptTls(boost::asio::ssl::context& tls);
-  bool tls() const { return tls_.has_value(); }
+  bool tls() const { return tls_ != nullptr; }
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   executor_type get_executor() { return socket_.get_executor(); }
 
@@ -86,7 +86,8 @@ class Stream {
   std::chrono::seconds BodyWindow() const;
 
   boost::asio::ip::tcp::socket socket_;
-  std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  // On the heap: a plain connection does not carry a TLS stream's 360 bytes.
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   StreamLimits limits_;
   boost::asio::steady_timer timer_;
   // The timer's handler may already be queued when the Stream goes; it checks this first.
