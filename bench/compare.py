@@ -515,7 +515,10 @@ http {{
         cores = os.cpu_count()
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
         nginx_version = subprocess.run([a.nginx, "-v"], capture_output=True, text=True).stderr.strip()
-        lines.append(f"- date: {now}; machine: {cores} cores, {mem:.0f} GiB, {platform.platform()}")
+        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip() or "?"
+        lines.append(f"- date: {now}; ferryd at {commit}; machine: {cores} cores, {mem:.0f} GiB, "
+                     f"{platform.platform()}")
         lines.append(f"- {nginx_version}; repetitions: {a.repeat}; loads of {a.seconds} s; "
                      f"cells are median (min–max)")
         lines.append(f"- command: `bench/compare.sh {' '.join(sys.argv[1:])}`".replace("  ", " "))
