@@ -16,6 +16,7 @@
 #include <boost/asio.hpp>
 #include <fmt/format.h>
 
+#include "common/address.h"
 #include "common/checksum.h"
 #include "common/object_name.h"
 #include "common/units.h"
@@ -431,14 +432,11 @@ asio::awaitable<void> Connection::Run(tcp::endpoint endpoint) {
 }
 
 Result<tcp::endpoint> Resolve(const std::string& server) {
-  std::size_t colon = server.rfind(':');
-  std::uint64_t port = 0;
-  if (colon == std::string::npos || !ParseUint(std::string_view(server).substr(colon + 1), port) ||
-      port == 0 || port > 65535) {
-    return Status::BadRequest("--server: expected HOST:PORT, got '" + server + "'");
-  }
-  std::string host = server.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  Result<HostPort> address = ParseHostPort(server);
+  if (!address.ok()) return Status::BadRequest("--server: " + address.status().message());
+  if (address->port == 0) return Status::BadRequest("--server: port 0 in '" + server + "'");
+  const std::string& host = address->host;
+  std::uint16_t port = address->port;
   asio::io_context io;
   tcp::resolver resolver(io);
   error_code error;

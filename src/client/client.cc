@@ -19,8 +19,8 @@
 
 #include "client/config.h"
 #include "client/tls.h"
+#include "common/address.h"
 #include "common/io.h"
-#include "common/units.h"
 #include "protocol/request.h"
 
 namespace ferry::client {
@@ -54,13 +54,10 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   if (!options.token.empty()) {
     if (Status s = CheckToken(options.token); !s.ok()) return s;
   }
-  std::size_t colon = options.server.rfind(':');
-  if (colon == std::string::npos) {
-    return Status::BadRequest(fmt::format("server '{}' is not HOST:PORT", options.server));
-  }
-  std::string host = options.server.substr(0, colon);
-  std::string port = options.server.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  Result<HostPort> address = ParseHostPort(options.server);
+  if (!address.ok()) return Status::BadRequest("server " + address.status().message());
+  const std::string& host = address->host;
+  std::string port = std::to_string(address->port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

@@ -28,6 +28,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/auth.h"
+#include "common/address.h"
 #include "common/units.h"
 #include "server/limits.h"
 #include "server/session.h"
@@ -42,19 +43,12 @@ using boost::system::error_code;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 Result<tcp::endpoint> ParseEndpoint(const std::string& text) {
-  std::size_t colon = text.rfind(':');
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  std::uint64_t port = 0;
-  if (!ParseUint(text.substr(colon + 1), port) || port > 65535) {
-    return Status::BadRequest(fmt::format("bad port in '{}'", text));
-  }
+  Result<HostPort> parsed = ParseHostPort(text);
+  if (!parsed.ok()) return parsed.status();
   error_code error;
-  auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, error);
+  auto address = asio::ip::make_address(parsed->host == "localhost" ? "127.0.0.1" : parsed->host, error);
   if (error) return Status::BadRequest(fmt::format("bad address in '{}'", text));
-  return tcp::endpoint(address, static_cast<unsigned short>(port));
+  return tcp::endpoint(address, parsed->port);
 }
 
 using Door = service::Door;
