@@ -13,6 +13,7 @@
 
 #include "cache/policy.h"
 #include "common/units.h"
+#include "store/s3_protocol.h"
 
 namespace ferry::server {
 namespace {
@@ -87,6 +88,21 @@ const Option kOptions[] = {
     {"http-listen", "HOST:PORT for HTTP/1.1 (docs/http.md); off: no HTTP", false,
      FERRY_TEXT(http_listen)},
     {"data", "folder of the data store", false, FERRY_TEXT(data)},
+    {"store", "s3://BUCKET[/PREFIX]: the data store is an S3 bucket, not --data "
+              "(docs/scale-out.md)", false, FERRY_TEXT(store)},
+    {"s3-endpoint", "the S3 service's URL (http://127.0.0.1:7480, https://s3.REGION.amazonaws.com)",
+     false, FERRY_TEXT(s3_endpoint)},
+    {"s3-region", "the region requests are signed for", false, FERRY_TEXT(s3_region)},
+    {"s3-credentials-file", "AWS credentials file (else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+                            "else ~/.aws/credentials)", false, FERRY_TEXT(s3_credentials_file)},
+    {"revalidate-after", "trust what is known of an S3 object this long, then ask again "
+                         "(If-None-Match)", false, FERRY_DURATION(revalidate_after)},
+    {"s3-part-size", "uploads above it go up in parts of this size (5M to 5G)", false,
+     FERRY_SIZE(s3_part_size)},
+    {"s3-parallel-parts", "parts of one upload in flight at once", false,
+     FERRY_COUNT(s3_parallel_parts, 64)},
+    {"s3-timeout", "an S3 request that moves no byte this long is retried, then fails", false,
+     FERRY_DURATION(s3_timeout)},
     {"cache", "folder of the cache ('' for none)", false, FERRY_TEXT(cache)},
     {"cache-max-bytes", "the cache never holds more (e.g. 512M, 10G)", false,
      FERRY_SIZE(cache_max_bytes)},
@@ -227,6 +243,17 @@ Status ValidateConfig(const Config& config) {
   // SO_REUSEPORT would let both doors bind one port and split its connections between them.
   if (config.http_listen == config.listen && !config.listen.ends_with(":0")) {
     return Status::BadRequest("--listen and --http-listen must differ");
+  }
+  if (!config.store.empty()) {
+    if (Result<store::s3::Location> location = store::s3::ParseLocation(config.store); !location.ok()) {
+      return Status::BadRequest("--store: " + location.status().message());
+    }
+    if (config.s3_endpoint.empty()) return Status::BadRequest("--store s3://... needs --s3-endpoint");
+    if (config.s3_part_size < (5u << 20) || config.s3_part_size > (5ull << 30)) {
+      return Status::BadRequest("--s3-part-size must be 5M to 5G (S3's part limits)");
+    }
+    if (config.s3_parallel_parts == 0) return Status::BadRequest("--s3-parallel-parts must be > 0");
+    if (config.s3_timeout.count() == 0) return Status::BadRequest("--s3-timeout must be > 0");
   }
   if (!config.cache.empty() &&
       (IsInside(config.cache, config.data) || IsInside(config.data, config.cache))) {

@@ -18,6 +18,17 @@ struct Config {
   // HOST:PORT of HTTP/1.1 (docs/http.md); "off": none.
   std::string http_listen = "127.0.0.1:7879";
   std::filesystem::path data = "var/data";    // the data store, the source of truth
+  // The data store in an S3 bucket instead of `data`: s3://BUCKET[/PREFIX] (docs/scale-out.md).
+  std::string store;
+  std::string s3_endpoint;  // required with an s3:// store
+  std::string s3_region = "us-east-1";
+  // Else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else ~/.aws/credentials.
+  std::filesystem::path s3_credentials_file;
+  // Changes made by other writers are seen within this (a conditional HEAD per name after it).
+  std::chrono::seconds revalidate_after{30};
+  std::uint64_t s3_part_size = 8 << 20;  // uploads above it are multipart
+  unsigned s3_parallel_parts = 4;        // parts of one upload in flight
+  std::chrono::seconds s3_timeout{30};   // a store request that moves nothing this long fails
   std::filesystem::path cache = "var/cache";  // the cache folder; empty: no cache
   std::uint64_t cache_max_bytes = std::uint64_t{1} << 30;  // never exceeded
   std::uint64_t cache_max_object = 0;  // larger files bypass the cache; 0: cache_max_bytes / 8

@@ -178,7 +178,21 @@ struct Server::Impl {
 };
 
 Status Server::Impl::OpenStores() {
-  auto opened = store::OpenLocalStore({config.data, /*durable=*/true, config.min_free});
+  Result<std::unique_ptr<store::Store>> opened = Status::Internal("no store");
+  if (config.store.empty()) {
+    opened = store::OpenLocalStore({config.data, /*durable=*/true, config.min_free});
+  } else {
+    store::S3StoreOptions s3{.url = config.store,
+                             .endpoint = config.s3_endpoint,
+                             .region = config.s3_region,
+                             .credentials_file = config.s3_credentials_file,
+                             .revalidate_after = config.revalidate_after,
+                             .part_size = config.s3_part_size,
+                             .parallel_parts = config.s3_parallel_parts,
+                             .stall_timeout = config.s3_timeout};
+    opened = store::OpenS3Store(s3);
+    if (opened.ok()) spdlog::info("data store: {} at {}", config.store, config.s3_endpoint);
+  }
   if (!opened.ok()) return opened.status();
   data = std::move(*opened);
   if (!config.cache.empty()) {
@@ -262,7 +276,8 @@ Status Server::Impl::Listen() {
     http = *bound;
   }
   spdlog::info("listening on {} (native) and {} (HTTP) with {} threads; data {}, cache {}",
-               *native, http, config.threads, config.data.string(),
+               *native, http, config.threads,
+               config.store.empty() ? config.data.string() : config.store,
                config.cache.empty() ? "off"
                                     : fmt::format("{} ({}, {})", config.cache.string(),
                                                   FormatBytes(config.cache_max_bytes),

@@ -252,12 +252,14 @@ Result<std::unique_ptr<Upload>> FileService::Put(const ObjectName& name,
     key.Update(fmt::format("{}\n{}\n{}", name.str(), *size, expected->ToString()));
     resume_key = key.Finish().hex;
   }
-  Result<std::unique_ptr<store::WriteFile>> file = data_.BeginWrite(name, resume_key);
+  std::optional<Checksum> announced;
+  if (expected && expected->algo == ChecksumAlgo::kXxh128) announced = expected;
+  Result<std::unique_ptr<store::WriteFile>> file = data_.BeginWrite(name, resume_key, announced);
   if (!file.ok()) return file.status();
   if (resumable && (*file)->resumed() > *size) {  // not from this upload: start afresh
     (*file)->Discard();
     file->reset();
-    file = data_.BeginWrite(name, resume_key);
+    file = data_.BeginWrite(name, resume_key, announced);
     if (!file.ok()) return file.status();
   }
   // The data file is replaced first, then the cache's copy is dropped, so no reader is served
@@ -281,7 +283,7 @@ std::vector<protocol::StatValue> FileService::Stats() {
   std::uint64_t served = c.hits + c.misses;
   double hit_ratio = served == 0 ? 0.0 : static_cast<double>(c.hits) / static_cast<double>(served);
   auto number = [](std::uint64_t v) { return std::to_string(v); };
-  return {{"hits", number(c.hits)},
+  std::vector<protocol::StatValue> stats = {{"hits", number(c.hits)},
           {"misses", number(c.misses)},
           {"hit_ratio", fmt::format("{:.4f}", hit_ratio)},
           {"bytes_from_cache", number(c.bytes_from_cache)},
@@ -296,6 +298,8 @@ std::vector<protocol::StatValue> FileService::Stats() {
           {"memory_hits", number(hot_hits_.load(std::memory_order_relaxed))},
           {"memory_bytes", number(hot_.bytes())},
           {"memory_files", number(hot_.count())}};
+  for (auto& [name, value] : data_.Counters()) stats.push_back({std::move(name), number(value)});
+  return stats;
 }
 
 Status FileService::Delete(const ObjectName& name) {

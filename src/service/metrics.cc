@@ -21,7 +21,8 @@ std::size_t ClassOf(int status) {
 bool IsGauge(std::string_view stat) {
   static const std::set<std::string_view> kGauges = {"hit_ratio", "bytes_cached", "files_cached",
                                                      "fills_in_flight", "cache_max_bytes",
-                                                     "memory_bytes", "memory_files"};
+                                                     "memory_bytes", "memory_files",
+                                                     "store_known_names"};
   return kGauges.contains(stat);
 }
 
@@ -145,7 +146,9 @@ std::string RequestMetrics::RenderPrometheus(
     bool gauge = IsGauge(stat.name);
     std::string_view base = stat.name;
     if (base.starts_with("cache_")) base.remove_prefix(6);  // cache_max_bytes: no ferry_cache_cache_
-    std::string name = fmt::format("ferry_cache_{}{}", base, gauge ? "" : "_total");
+    // The data store's own counters (an S3 store's requests): ferry_store_get_requests_total.
+    std::string_view family = base.starts_with("store_") ? "ferry_" : "ferry_cache_";
+    std::string name = fmt::format("{}{}{}", family, base, gauge ? "" : "_total");
     header(name, gauge ? "gauge" : "counter", fmt::format("STATS {} (docs/cache.md).", stat.name));
     fmt::format_to(std::back_inserter(out), "{} {}\n", name, stat.value);
   }

@@ -225,8 +225,8 @@ class LocalStore final : public Store {
     return std::unique_ptr<ReadFile>(std::make_unique<LocalReadFile>(std::move(fd), VersionOf(st)));
   }
 
-  Result<std::unique_ptr<WriteFile>> BeginWrite(const ObjectName& name,
-                                                std::string_view resume_key) override {
+  Result<std::unique_ptr<WriteFile>> BeginWrite(const ObjectName& name, std::string_view resume_key,
+                                                const std::optional<Checksum>&) override {
     auto [folder, leaf] = SplitParent(name.str());
     Result<Fd> parent = OpenFolderIfAny(folder);
     if (!parent.ok()) return parent.status();

@@ -1,5 +1,5 @@
 // Store: where the bytes of files live. One interface, several backends: a local directory
-// now (OpenLocalStore); an S3 bucket later. The protocol code sees only this interface.
+// (OpenLocalStore) and an S3 bucket (OpenS3Store). The protocol code sees only this interface.
 //
 // Contract for every backend:
 //   - names are ObjectNames (already validated); nothing outside the store's root is reached;
@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/checksum.h"
@@ -90,9 +91,12 @@ class Store {
   // 409 if the name is a folder; 403 if a folder on the way is a file or leads outside.
   // A non-empty `resume_key` (letters and digits, from the name, size and checksum of the
   // upload) makes the write resumable: it continues what an interrupted write with the same
-  // key left, and 409 while another writer holds that key.
-  virtual Result<std::unique_ptr<WriteFile>> BeginWrite(const ObjectName& name,
-                                                        std::string_view resume_key = {}) = 0;
+  // key left, and 409 while another writer holds that key. `announced`: the xxh128 checksum
+  // the writer promised (the caller verifies it before Commit), which a store may record
+  // before the bytes arrive.
+  virtual Result<std::unique_ptr<WriteFile>> BeginWrite(
+      const ObjectName& name, std::string_view resume_key = {},
+      const std::optional<Checksum>& announced = std::nullopt) = 0;
   // Removes resumable writes untouched for `max_age` (not those in progress).
   virtual void ExpirePartials(std::chrono::seconds max_age) { (void)max_age; }
   virtual Status Remove(const ObjectName& name) = 0;
@@ -102,6 +106,10 @@ class Store {
     (void)bytes;
     return Status::Ok();
   }
+
+  // Counters of the store's own traffic, for STATS and /metrics ("store_get_requests", ...).
+  // A local folder has none.
+  virtual std::vector<std::pair<std::string, std::uint64_t>> Counters() { return {}; }
 
   // The checksum remembered for exactly the version `file` holds (in `algo`), or nullopt.
   virtual std::optional<Checksum> RememberedChecksum(ReadFile& file) = 0;
@@ -122,5 +130,31 @@ struct LocalStoreOptions {
 // tmp/ for writes in progress (leftovers of an earlier run are removed here) and partial/ for
 // resumable writes (kept across restarts; ExpirePartials removes old ones).
 Result<std::unique_ptr<Store>> OpenLocalStore(const LocalStoreOptions& options);
+
+struct S3StoreOptions {
+  std::string url;       // s3://BUCKET[/PREFIX]
+  std::string endpoint;  // http://127.0.0.1:7480, https://s3.eu-west-1.amazonaws.com
+  std::string region = "us-east-1";
+  // Empty: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, else the shared credentials file
+  // (`credentials_file`, else AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials), profile
+  // AWS_PROFILE or "default".
+  std::string access_key;
+  std::string secret_key;
+  std::filesystem::path credentials_file;
+  // What is known of a name (exists, ETag, checksum) is trusted this long, then checked with a
+  // conditional HEAD: the bound on how stale a change made by another writer can be.
+  std::chrono::seconds revalidate_after{30};
+  // Uploads up to one part are a single PUT; larger ones multipart, `parallel_parts` parts in
+  // flight (each upload holds at most parallel_parts + 1 parts in memory).
+  std::uint64_t part_size = 8 << 20;
+  unsigned parallel_parts = 4;
+  // A request that moves no byte this long is abandoned and retried (then 503).
+  std::chrono::seconds stall_timeout{30};
+  std::size_t max_known = 100'000;  // names whose state is remembered
+};
+
+// A store in an S3 bucket (s3_store.cc; docs/scale-out.md): path-style requests signed with
+// SigV4. Nothing is asked of the store until the first request.
+Result<std::unique_ptr<Store>> OpenS3Store(const S3StoreOptions& options);
 
 }  // namespace ferry::store
