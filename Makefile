@@ -6,7 +6,7 @@ LISTEN ?= 127.0.0.1:7878
 HTTP_LISTEN ?= 127.0.0.1:7879
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-asan test-tsan test-browser torture fuzz bench clean
+.PHONY: all deps build run test test-s3 test-asan test-tsan test-browser torture fuzz bench clean
 all: build
 
 deps:
@@ -24,6 +24,13 @@ run: build
 
 test: build
 	@ctest --preset $(PRESET)
+
+# The S3 store and the three-node cluster on a real S3 server (Ceph RGW) and HAProxy, both
+# installed here; `make test` runs these tests too when they are installed, and skips them
+# (saying why) when not. docs/scale-out.md.
+test-s3: build
+	@bash scripts/install-deps.sh --s3
+	@ctest --test-dir build/$(PRESET) -L s3 --output-on-failure --timeout 900
 
 # The HTML listing in headless Chromium (installed here, not by `make test`); the screenshot
 # lands in build/$(PRESET)/artifacts/.

@@ -5,7 +5,10 @@
 #   scripts/install-deps.sh --browser  also Chromium, for the browser test (make test-browser)
 #   scripts/install-deps.sh --fuzz     also clang and libFuzzer, for the fuzz preset (make fuzz)
 #   scripts/install-deps.sh --bench    also nginx, wrk, iperf3 and python3, for bench/compare.sh
+#   scripts/install-deps.sh --s3       also Ceph's RADOS Gateway and HAProxy, for the S3 and
+#                                      cluster tests (tests/s3_test.cc; skipped without them)
 #   scripts/install-deps.sh --print    list the packages, install nothing
+# Flags combine: scripts/install-deps.sh --s3 --bench
 set -euo pipefail
 
 packages=(
@@ -15,7 +18,8 @@ packages=(
   openssl                 # scripts/make-test-ca.sh: the TLS tests' CA and certificates
   libxxhash-dev           # xxh128 checksums
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev    # the S3 store: HTTP, connection reuse and SigV4 signing
+  libpugixml-dev          # the S3 store: the XML of S3's replies
   libedit-dev             # ferry shell: history and tab completion (BSD-licensed, unlike readline)
   libgtest-dev libgmock-dev libbenchmark-dev
   curl wget netcat-openbsd  # the integration tests drive ferryd with these too
@@ -28,19 +32,21 @@ fuzz_packages=(clang-14 libclang-rt-14-dev llvm-14)
 # Only bench/compare.sh needs these: the servers and tools ferryd is measured against.
 bench_packages=(nginx wrk iperf3 python3 gcc)
 
-if [[ "${1:-}" == "--browser" ]]; then
-  packages+=("${browser_packages[@]}")
-  shift
-fi
-if [[ "${1:-}" == "--fuzz" ]]; then
-  packages+=("${fuzz_packages[@]}")
-  shift
-fi
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=("${bench_packages[@]}")
-  shift
-fi
-if [[ "${1:-}" == "--print" ]]; then
+# A real S3 server (../shared/s3/start-s3.sh runs it from these) and the cluster's balancer.
+s3_packages=(ceph-mon ceph-osd radosgw ceph-common haproxy curl)
+
+print=false
+for flag in "$@"; do
+  case "$flag" in
+    --browser) packages+=("${browser_packages[@]}") ;;
+    --fuzz) packages+=("${fuzz_packages[@]}") ;;
+    --bench) packages+=("${bench_packages[@]}") ;;
+    --s3) packages+=("${s3_packages[@]}") ;;
+    --print) print=true ;;
+    *) echo "install-deps: unknown flag $flag" >&2; exit 2 ;;
+  esac
+done
+if $print; then
   printf '%s\n' "${packages[@]}"
   exit 0
 fi

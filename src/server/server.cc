@@ -219,7 +219,12 @@ Status Server::Impl::OpenStores() {
                               .max_upload = config.max_upload,
                               .read_only = config.read_only,
                               .hot_max_bytes = config.memory_cache_max_bytes,
-                              .hot_max_object = config.memory_cache_max_object});
+                              .hot_max_object = config.memory_cache_max_object,
+                              // A copy in memory is never trusted longer than the store's view.
+                              .hot_validity = config.store.empty()
+                                                  ? std::chrono::steady_clock::duration(std::chrono::seconds(1))
+                                                  : std::min<std::chrono::steady_clock::duration>(
+                                                        std::chrono::seconds(1), config.revalidate_after)});
   return Status::Ok();
 }
 
