@@ -147,7 +147,9 @@ std::string RequestMetrics::RenderPrometheus(
     std::string_view base = stat.name;
     if (base.starts_with("cache_")) base.remove_prefix(6);  // cache_max_bytes: no ferry_cache_cache_
     // The data store's own counters (an S3 store's requests): ferry_store_get_requests_total.
-    std::string_view family = base.starts_with("store_") ? "ferry_" : "ferry_cache_";
+    // (store_bytes_read is the cache's: bytes it read from the store.)
+    bool store_traffic = base.starts_with("store_") && base != "store_bytes_read";
+    std::string_view family = store_traffic ? "ferry_" : "ferry_cache_";
     std::string name = fmt::format("{}{}{}", family, base, gauge ? "" : "_total");
     header(name, gauge ? "gauge" : "counter", fmt::format("STATS {} (docs/cache.md).", stat.name));
     fmt::format_to(std::back_inserter(out), "{} {}\n", name, stat.value);

@@ -43,7 +43,10 @@ TEST(RequestMetricsTest, CountsByDoorCommandAndClass) {
   metrics.ConnectionOpened(Door::kHttp);
   metrics.ConnectionClosed(Door::kHttp);
   auto samples = ParseExposition(metrics.RenderPrometheus({{"hits", "7"}, {"hit_ratio", "0.5000"},
-                                                           {"cache_max_bytes", "1024"}}));
+                                                           {"cache_max_bytes", "1024"},
+                                                           {"store_bytes_read", "9"},
+                                                           {"store_get_requests", "3"},
+                                                           {"store_known_names", "2"}}));
 
   EXPECT_EQ(samples[R"(ferry_requests_total{door="http",command="get",status="2xx"})"], "2");
   EXPECT_EQ(samples[R"(ferry_requests_total{door="http",command="get",status="4xx"})"], "1");
@@ -71,6 +74,10 @@ TEST(RequestMetricsTest, CountsByDoorCommandAndClass) {
   EXPECT_EQ(samples["ferry_cache_hits_total"], "7");
   EXPECT_EQ(samples["ferry_cache_hit_ratio"], "0.5000");
   EXPECT_EQ(samples["ferry_cache_max_bytes"], "1024");
+  // The cache's count of bytes read from the store, and the store's own traffic.
+  EXPECT_EQ(samples["ferry_cache_store_bytes_read_total"], "9");
+  EXPECT_EQ(samples["ferry_store_get_requests_total"], "3");
+  EXPECT_EQ(samples["ferry_store_known_names"], "2");
 }
 
 }  // namespace
