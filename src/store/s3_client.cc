@@ -220,6 +220,13 @@ Response Client::Perform(const Request& request) {
     std::this_thread::sleep_for(delay);
   }
   Give(std::move(handle));
+  // The store's failures are the operator's to see (the client only gets a 503).
+  if (response.status == 0 || response.status >= 500 || response.status == 401 || response.status == 403) {
+    ErrorBody error = response.error();
+    spdlog::error("store: {} {}: {}", request.method, request.key,
+                  response.status == 0 ? response.transport_error
+                                       : fmt::format("HTTP {} {} {}", response.status, error.code, error.message));
+  }
   return response;
 }
 

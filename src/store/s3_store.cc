@@ -129,18 +129,20 @@ struct Multipart {
 
 class S3ReadFile final : public ReadFile {
  public:
-  S3ReadFile(S3Store& store, std::string key, const Known& known)
-      : store_(store), key_(std::move(key)), version_(known.version), etag_(known.etag),
-        checksum_(known.checksum) {}
+  S3ReadFile(S3Store& store, std::string name, std::string key, const Known& known)
+      : store_(store), name_(std::move(name)), key_(std::move(key)), version_(known.version),
+        etag_(known.etag), checksum_(known.checksum) {}
   const FileVersion& version() const override { return version_; }
   int fd() const override { return -1; }
   Result<std::size_t> ReadAt(std::uint64_t offset, std::span<char> out) override;
 
+  const std::string& name() const { return name_; }
   const std::string& etag() const { return etag_; }
   std::optional<Checksum>& checksum() { return checksum_; }
 
  private:
   S3Store& store_;
+  std::string name_;
   std::string key_;
   FileVersion version_;
   std::string etag_;
@@ -195,7 +197,7 @@ class S3Store final : public Store {
     Result<Known> known = Look(name.str(), /*trust_recent=*/true);
     if (!known.ok()) return known.status();
     if (!known->exists) return Status::NotFound(name.str());
-    return std::unique_ptr<ReadFile>(std::make_unique<S3ReadFile>(*this, Key(name.str()), *known));
+    return std::unique_ptr<ReadFile>(std::make_unique<S3ReadFile>(*this, name.str(), Key(name.str()), *known));
   }
 
   // Uploads to S3 are not resumable here: `resume_key` is ignored (docs/scale-out.md).
@@ -232,9 +234,8 @@ class S3Store final : public Store {
     s3_file->checksum() = checksum;
     // Kept for this node's later readers of the same ETag (computed once per version).
     std::lock_guard lock(known_mutex_);
-    for (auto& [name, known] : known_) {
-      if (known.etag == s3_file->etag()) known.checksum = checksum;
-    }
+    auto it = known_.find(s3_file->name());
+    if (it != known_.end() && it->second.etag == s3_file->etag()) it->second.checksum = checksum;
   }
 
   std::vector<std::pair<std::string, std::uint64_t>> Counters() override {
@@ -249,7 +250,6 @@ class S3Store final : public Store {
   Workers& workers() { return workers_; }
   const S3StoreOptions& options() const { return options_; }
   std::string Key(std::string_view name) const { return location_.prefix + std::string(name); }
-  const std::string& bucket() const { return location_.bucket; }
   void Learn(const std::string& name, Known known) {
     known.checked = Clock::now();
     std::lock_guard lock(known_mutex_);
@@ -307,9 +307,7 @@ Result<Known> S3Store::Look(const std::string& name, bool trust_recent) {
   } else if (reply.status == 404) {
     known.exists = false;
   } else {
-    Status failed = s3::StatusForReply(reply.status, ErrorOf(reply), "STAT " + name);
-    spdlog::error("{}", failed.message());
-    return failed;
+    return s3::StatusForReply(reply.status, ErrorOf(reply), "STAT " + name);
   }
   Learn(name, known);
   return known;
@@ -325,9 +323,7 @@ Result<std::vector<StoredFile>> S3Store::List(std::string_view prefix) {
     s3::Response reply = client_.Perform(
         {.op = s3::Op::kList, .method = "GET", .query = s3::CanonicalQuery(std::move(query))});
     if (reply.status != 200) {
-      Status failed = s3::StatusForReply(reply.status, ErrorOf(reply), fmt::format("LIST {}", prefix));
-      spdlog::error("{}", failed.message());
-      return failed;
+      return s3::StatusForReply(reply.status, ErrorOf(reply), fmt::format("LIST {}", prefix));
     }
     Result<s3::ListPage> parsed = s3::ParseListPage(reply.body);
     if (!parsed.ok()) return parsed.status();
@@ -397,7 +393,7 @@ Result<std::size_t> S3ReadFile::ReadAt(std::uint64_t offset, std::span<char> out
     s3::Response reply = store_.client().Perform(request);
     window_bytes_ = 0;
     if (reply.status == 412) {
-      store_.Forget(key_);
+      store_.Forget(name_);
       return Status::Conflict(fmt::format("{} changed in the store while it was read", key_));
     }
     if ((reply.status != 206 && reply.status != 200) || reply.into_bytes == 0) {
