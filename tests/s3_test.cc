@@ -48,9 +48,11 @@ struct S3Server {
   std::string skip_reason;  // non-empty: no S3 server here
 
   static S3Server& Get() {
+    started = true;
     static S3Server server = Start();
     return server;
   }
+  static inline bool started = false;
 
   // curl speaking SigV4 straight to the store: the "other writer" and the inspector.
   RunResult Curl(std::vector<std::string> args) const {
@@ -105,15 +107,24 @@ struct S3Server {
     server.state_dir = values["S3_STATE_DIR"];
     ::setenv("AWS_ACCESS_KEY_ID", server.access_key.c_str(), 1);
     ::setenv("AWS_SECRET_ACCESS_KEY", server.secret_key.c_str(), 1);
-    std::atexit([] {
-      const S3Server& s = Get();
-      if (!s.state_dir.empty()) {
-        RunProgram({"bash", S3ScriptsDir() + "/stop-s3.sh", s.state_dir}, std::chrono::seconds(60));
-      }
-    });
     return server;
   }
 };
+
+// Stops the S3 server after the last test (if one was started). Not atexit: the server's
+// strings are gone by then.
+class StopS3AtEnd : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (!S3Server::started) return;
+    const S3Server& s = S3Server::Get();
+    if (!s.state_dir.empty()) {
+      RunProgram({"bash", S3ScriptsDir() + "/stop-s3.sh", s.state_dir}, std::chrono::seconds(60));
+    }
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kStopS3 =
+    ::testing::AddGlobalTestEnvironment(new StopS3AtEnd);
 
 class S3Test : public ::testing::Test {
  protected:
