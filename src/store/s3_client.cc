@@ -206,7 +206,8 @@ Response Client::Perform(const Request& request) {
                                       std::memory_order_relaxed);
     bool failed = response.status == 0 || response.status >= 500;
     if (failed) counters.errors.fetch_add(1, std::memory_order_relaxed);
-    ErrorBody error = response.error();
+    // Only a failure's body is an error document (a listing's is not worth parsing twice).
+    ErrorBody error = response.status >= 300 ? response.error() : ErrorBody{};
     if (!Retryable(response.status, error) || attempt >= options_.max_attempts) break;
     auto delay = RetryDelay(attempt, std::uniform_real_distribution<double>(0, 1)(random),
                             options_.retry_base, options_.retry_cap);
