@@ -209,7 +209,10 @@ Status Server::Impl::OpenStores() {
     if (!writer.ok()) return writer.status();
     trace = std::move(*writer);
   }
-  blocking_pool = std::make_unique<asio::thread_pool>(std::max(4u, 2 * config.threads));
+  // Jobs on an S3 store mostly wait for the network, not a disk: more of them may wait at once.
+  unsigned pool_threads = config.store.empty() ? std::max(4u, 2 * config.threads)
+                                               : std::max(16u, 8 * config.threads);
+  blocking_pool = std::make_unique<asio::thread_pool>(pool_threads);
   service = std::make_unique<service::FileService>(
       *data, cache.get(),
       [pool = blocking_pool.get()](std::function<void()> job) {

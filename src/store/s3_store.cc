@@ -430,7 +430,8 @@ Status S3WriteFile::Append(std::string_view bytes) {
       if (Status sent = SendPart(std::move(buffer_)); !sent.ok()) return sent;
       buffer_ = std::string();
     }
-    if (buffer_.capacity() < part_size) buffer_.reserve(std::min<std::uint64_t>(part_size, size_));
+    // Once multipart, each part is allocated once; before, appends grow the buffer.
+    if (buffer_.empty() && multipart_) buffer_.reserve(part_size);
     std::size_t take = std::min(bytes.size(), part_size - buffer_.size());
     buffer_.append(bytes.substr(0, take));
     bytes.remove_prefix(take);
