@@ -39,7 +39,10 @@ class HotFiles {
   static constexpr std::uint64_t kEntryOverhead = 256;
 
   // Whether a file of `size` bytes is kept (max_bytes 0: none is).
-  bool Wants(std::uint64_t size) const { return max_bytes_ > 0 && size <= max_object_; }
+  // (Never with a validity of 0: a copy that may not be served is not worth making.)
+  bool Wants(std::uint64_t size) const {
+    return max_bytes_ > 0 && size <= max_object_ && validity_ > Clock::duration::zero();
+  }
   // The entry of `name` if it is still valid at `now`; an expired one is dropped.
   std::shared_ptr<const HotFile> Find(std::string_view name, Clock::time_point now);
   // A count of Forget calls. A reader takes it before it opens a file, and gives it to Insert:

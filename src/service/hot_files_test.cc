@@ -48,6 +48,17 @@ TEST(HotFiles, AnEntryExpiresAfterItsValidity) {
   EXPECT_EQ(hot.bytes(), 0u);
 }
 
+TEST(HotFiles, NoValidityNoCopies) {
+  // --revalidate-after 0 on an S3 store: every GET asks the store, so no copy is ever served,
+  // and none is made.
+  Clock::time_point now = Clock::now();
+  HotFiles hot(1000, 100, 0s);
+  EXPECT_FALSE(hot.Wants(10));
+  hot.Insert(File("a", 10, now), hot.epoch());
+  EXPECT_EQ(hot.count(), 0u);
+  EXPECT_EQ(hot.bytes(), 0u);
+}
+
 TEST(HotFiles, ACopyReadBeforeAForgetIsNotKept) {
   Clock::time_point now = Clock::now();
   HotFiles hot(1000, 100, 1s);
