@@ -377,7 +377,7 @@ class S3ClusterTest : public S3Test {
     replace("@STATS@", "127.0.0.1:" + std::to_string(FreePort()));
     replace("@SERVERS@\n", servers);
     replace("@SERVERS@", servers);
-    replace("@BALANCE@", "uri\n    hash-type consistent");
+    replace("@BALANCE@", "uri path-only\n    hash-type consistent");  // as scripts/cluster-up.sh
     WriteFile(dir_.path() / "haproxy.cfg", config);
     haproxy_ = Spawn({"/usr/bin/setpriv", "--pdeathsig", "KILL", "--", "haproxy", "-db", "-f",
                       (dir_.path() / "haproxy.cfg").string()});
