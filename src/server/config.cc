@@ -249,11 +249,7 @@ Status ValidateConfig(const Config& config) {
       return Status::BadRequest("--store: " + location.status().message());
     }
     if (config.s3_endpoint.empty()) return Status::BadRequest("--store s3://... needs --s3-endpoint");
-    if (config.s3_part_size < (5u << 20) || config.s3_part_size > (5ull << 30)) {
-      return Status::BadRequest("--s3-part-size must be 5M to 5G (S3's part limits)");
-    }
-    if (config.s3_parallel_parts == 0) return Status::BadRequest("--s3-parallel-parts must be > 0");
-    if (config.s3_timeout.count() == 0) return Status::BadRequest("--s3-timeout must be > 0");
+    // Part sizes and the like are checked where they are used: OpenS3Store.
   }
   if (!config.cache.empty() &&
       (IsInside(config.cache, config.data) || IsInside(config.data, config.cache))) {

@@ -66,6 +66,20 @@ TEST(Config, APublicAddressNeedsAuthOrAnExplicitAnonymous) {
   EXPECT_TRUE(ValidateConfig(config).ok());
 }
 
+TEST(Config, AnS3StoreNeedsABucketAndAnEndpoint) {
+  Config config;
+  config.store = "s3://my-bucket/files";
+  Status missing = ValidateConfig(config);
+  EXPECT_EQ(missing.code(), Code::kBadRequest);
+  EXPECT_NE(missing.message().find("--s3-endpoint"), std::string::npos) << missing.message();
+  config.s3_endpoint = "http://127.0.0.1:7480";
+  EXPECT_TRUE(ValidateConfig(config).ok());
+  config.store = "s3://No_Such";
+  Status bad = ValidateConfig(config);
+  EXPECT_EQ(bad.code(), Code::kBadRequest);
+  EXPECT_NE(bad.message().find("--store"), std::string::npos) << bad.message();
+}
+
 // Found with config_fuzz: a folder name over NAME_MAX made weakly_canonical throw
 // filesystem_error out of ValidateConfig, so ferryd died in std::terminate instead of saying
 // what was wrong.

@@ -575,9 +575,10 @@ Result<std::unique_ptr<Store>> OpenS3Store(const S3StoreOptions& options) {
   if (!location.ok()) return location.status();
   if (options.endpoint.empty()) return Status::BadRequest("an S3 store needs an endpoint URL");
   if (options.part_size < (5u << 20) || options.part_size > (5ull << 30)) {
-    return Status::BadRequest("an S3 part is 5 MiB to 5 GiB (S3's limits)");
+    return Status::BadRequest("--s3-part-size must be 5M to 5G (S3's part limits)");
   }
-  if (options.parallel_parts == 0) return Status::BadRequest("at least one part must be in flight");
+  if (options.parallel_parts == 0) return Status::BadRequest("--s3-parallel-parts must be > 0");
+  if (options.stall_timeout.count() == 0) return Status::BadRequest("--s3-timeout must be > 0");
   Result<s3::Credentials> credentials = FindCredentials(options);
   if (!credentials.ok()) return credentials.status();
   return std::unique_ptr<Store>(
