@@ -309,6 +309,15 @@ TEST_F(S3Test, BadCredentialsGetAClearErrorNotAHang) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
   std::string log = ReadFile(server->log());
   EXPECT_NE(log.find("InvalidAccessKeyId"), std::string::npos) << "the reason is logged";
+
+  // A bucket that is not there is the store's fault too, not a missing file (a HEAD's 404
+  // says neither).
+  auto lost = std::make_unique<Ferryd>(std::vector<std::string>{
+      "--store", "s3://no-such-bucket-" + bucket_, "--s3-endpoint", s3().endpoint});
+  RunResult missing = Ferry(*lost, {"stat", "anything"}, std::chrono::seconds(30));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("503"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("NoSuchBucket"), std::string::npos) << missing.err;
 }
 
 TEST_F(S3Test, AStoreThatStopsAnsweringFailsClearlyAndRecovers) {

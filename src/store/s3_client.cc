@@ -76,6 +76,16 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user
   return line.size();
 }
 
+// libcurl rewinds a body it must send again (a kept-alive connection the store had closed).
+int OnSeek(void* user, curl_off_t offset, int origin) {
+  auto* exchange = static_cast<Exchange*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<std::size_t>(offset) > exchange->request->body.size()) {
+    return CURL_SEEKFUNC_FAIL;
+  }
+  exchange->sent = static_cast<std::size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
 std::size_t OnRead(char* out, std::size_t size, std::size_t count, void* user) {
   auto* exchange = static_cast<Exchange*>(user);
   std::string_view body = exchange->request->body.substr(exchange->sent);
@@ -167,6 +177,8 @@ Response Client::PerformOnce(Handle& handle, const Request& request) {
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, OnRead);
     curl_easy_setopt(curl, CURLOPT_READDATA, &exchange);
+    curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, OnSeek);
+    curl_easy_setopt(curl, CURLOPT_SEEKDATA, &exchange);
     curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
   } else if (method == "POST") {
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
@@ -184,6 +196,7 @@ Response Client::PerformOnce(Handle& handle, const Request& request) {
     response.status = 0;
     response.transport_error = exchange.overflow ? "the store sent more than the range asked for"
                                                  : curl_easy_strerror(result);
+    response.retryable = !exchange.overflow;  // it would ignore the range again
   }
   return response;
 }
@@ -208,7 +221,7 @@ Response Client::Perform(const Request& request) {
     if (failed) counters.errors.fetch_add(1, std::memory_order_relaxed);
     // Only a failure's body is an error document (a listing's is not worth parsing twice).
     ErrorBody error = response.status >= 300 ? response.error() : ErrorBody{};
-    if (!Retryable(response.status, error) || attempt >= options_.max_attempts) break;
+    if (!response.retryable || !Retryable(response.status, error) || attempt >= options_.max_attempts) break;
     auto delay = RetryDelay(attempt, std::uniform_real_distribution<double>(0, 1)(random),
                             options_.retry_base, options_.retry_cap);
     spdlog::warn("store: {} {}: {}; retry {} in {} ms", request.method, request.key,

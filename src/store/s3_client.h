@@ -53,6 +53,7 @@ struct Request {
 struct Response {
   long status = 0;  // 0: no reply (the store is unreachable, or the transfer stalled)
   std::string transport_error;  // libcurl's words when status is 0
+  bool retryable = true;        // false: asking again cannot help
   std::string body;             // a reply's body, unless it went to Request::into
   std::size_t into_bytes = 0;   // bytes written to Request::into
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased

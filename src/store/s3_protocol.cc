@@ -79,6 +79,15 @@ Result<Location> ParseLocation(std::string_view url) {
     if (prefix.starts_with('/') || prefix.find("//") != std::string_view::npos) {
       return Status::BadRequest("an s3:// prefix has no empty folder ('//')");
     }
+    // URLs normalise "." and "..": s3://b/../x would address bucket x.
+    std::string_view rest = prefix;
+    while (!rest.empty()) {
+      std::string_view segment = rest.substr(0, rest.find('/'));
+      if (segment == "." || segment == "..") {
+        return Status::BadRequest("an s3:// prefix has no '.' or '..' folder");
+      }
+      rest.remove_prefix(std::min(rest.size(), segment.size() + 1));
+    }
     if (!prefix.empty()) location.prefix = std::string(prefix) + "/";
   }
   return location;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "store/store.h"
+
 namespace ferry::store::s3 {
 namespace {
 
@@ -19,7 +21,8 @@ TEST(S3Location, BucketAndPrefix) {
 TEST(S3Location, RefusesWhatS3Would) {
   for (const char* bad : {"", "http://bucket", "s3://", "s3://ab", "s3://UPPER", "s3://-start",
                           "s3://under_score", "s3://bucket//x", "s3://bucket/a//b",
-                          "s3://bucket/a\nb"}) {
+                          "s3://bucket/a\nb", "s3://bucket/../x", "s3://bucket/a/./b",
+                          "s3://bucket/a/.."}) {
     Result<Location> parsed = ParseLocation(bad);
     EXPECT_EQ(parsed.status().code(), Code::kBadRequest) << bad;
     EXPECT_FALSE(parsed.status().message().empty());
@@ -157,6 +160,23 @@ TEST(S3Credentials, SharedFile) {
   EXPECT_EQ(ParseCredentialsFile(kFile, "missing").status().code(), Code::kBadRequest);
   EXPECT_EQ(ParseCredentialsFile("[default\n", "default").status().code(), Code::kBadRequest);
   EXPECT_EQ(ParseCredentialsFile("[default]\nno equals\n", "default").status().code(),
+            Code::kBadRequest);
+}
+
+// Nothing is asked of the store to open it or to refuse an upload too large for it.
+TEST(S3Store, AnnouncedUploadsBeyondTenThousandPartsAreRefusedFirst) {
+  Result<std::unique_ptr<Store>> store = OpenS3Store(
+      {.url = "s3://bucket", .endpoint = "http://127.0.0.1:1", .access_key = "a", .secret_key = "s"});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  constexpr std::uint64_t kPart = 8 << 20;
+  EXPECT_TRUE((*store)->Reserve(10'000 * kPart - 1).ok());
+  Status refused = (*store)->Reserve(10'000 * kPart);
+  EXPECT_EQ(refused.code(), Code::kTooLarge);
+  EXPECT_NE(refused.message().find("--s3-part-size"), std::string::npos) << refused.message();
+  EXPECT_EQ(OpenS3Store({.url = "s3://bucket", .endpoint = "http://x", .access_key = "a",
+                         .secret_key = "s", .part_size = 1 << 20})
+                .status()
+                .code(),
             Code::kBadRequest);
 }
 

@@ -18,6 +18,7 @@
 #include <iterator>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -86,6 +87,9 @@ struct Known {
   std::string etag;
   std::optional<Checksum> checksum;
   Clock::time_point checked;
+  // Which write of this node taught it (0: a HEAD did): a HEAD that began before a later
+  // write must not replace what that write taught.
+  std::uint64_t generation = 0;
 };
 
 FileVersion VersionOf(std::uint64_t size, std::string_view etag, std::int64_t mtime_ns) {
@@ -105,14 +109,19 @@ std::int64_t HttpDateNs(std::string_view header) {
   return seconds < 0 ? 0 : static_cast<std::int64_t>(seconds) * 1'000'000'000;
 }
 
-std::uint64_t ContentLength(std::string_view header) {
+// nullopt unless 1 to 19 digits: a size the store did not say is not taken as 0.
+std::optional<std::uint64_t> ContentLength(std::string_view header) {
+  if (header.empty() || header.size() > 19) return std::nullopt;
   std::uint64_t size = 0;
   for (char c : header) {
-    if (c < '0' || c > '9') return 0;
+    if (c < '0' || c > '9') return std::nullopt;
     size = size * 10 + static_cast<std::uint64_t>(c - '0');
   }
   return size;
 }
+
+// S3 takes at most 10,000 parts per upload.
+constexpr std::uint64_t kMaxParts = 10'000;
 
 class S3Store;
 
@@ -217,11 +226,21 @@ class S3Store final : public Store {
     if (reply.status != 204 && reply.status != 200) {
       return s3::StatusForReply(reply.status, ErrorOf(reply), "DEL " + name.str());
     }
-    Learn(name.str(), Known{.exists = false});
+    LearnWritten(name.str(), Known{.exists = false});
     return Status::Ok();
   }
 
   void ExpirePartials(std::chrono::seconds max_age) override;
+
+  // An announced size beyond 10,000 parts is refused before a byte moves.
+  Status Reserve(std::uint64_t bytes) override {
+    if (bytes / kMaxParts >= options_.part_size) {
+      return Status::TooLarge(fmt::format(
+          "{} bytes is more than an S3 upload of 10,000 parts of {} bytes (raise --s3-part-size)",
+          bytes, options_.part_size));
+    }
+    return Status::Ok();
+  }
 
   std::optional<Checksum> RememberedChecksum(ReadFile& file) override {
     auto* s3_file = dynamic_cast<S3ReadFile*>(&file);
@@ -250,12 +269,30 @@ class S3Store final : public Store {
   Workers& workers() { return workers_; }
   const S3StoreOptions& options() const { return options_; }
   std::string Key(std::string_view name) const { return location_.prefix + std::string(name); }
-  void Learn(const std::string& name, Known known) {
+  // What a write of this node (PUT, DEL) taught: newer than any HEAD in flight.
+  void LearnWritten(const std::string& name, Known known) {
     known.checked = Clock::now();
     std::lock_guard lock(known_mutex_);
+    known.generation = ++write_generation_;
+    LearnLocked(name, std::move(known));
+  }
+  void LearnLocked(const std::string& name, Known known) {
     // Bounded: when full, everything is forgotten (and learned again on the next request).
     if (known_.size() >= options_.max_known && !known_.contains(name)) known_.clear();
     known_[name] = std::move(known);
+  }
+  // Multipart uploads of this node in progress: the sweep of abandoned ones leaves them.
+  void UploadStarted(const std::string& id) {
+    std::lock_guard lock(known_mutex_);
+    active_uploads_.insert(id);
+  }
+  void UploadEnded(const std::string& id) {
+    std::lock_guard lock(known_mutex_);
+    active_uploads_.erase(id);
+  }
+  bool UploadActive(const std::string& id) {
+    std::lock_guard lock(known_mutex_);
+    return active_uploads_.contains(id);
   }
   void Forget(const std::string& name) {
     std::lock_guard lock(known_mutex_);
@@ -271,19 +308,27 @@ class S3Store final : public Store {
   // What the store holds under `name`: as remembered if checked within revalidate_after (and
   // `trust_recent`), else asked with a HEAD, conditional when an ETag is known.
   Result<Known> Look(const std::string& name, bool trust_recent);
+  // After a HEAD's 404: whether the bucket itself is there (checked at most once a window).
+  Status CheckBucket();
 
   S3StoreOptions options_;
   s3::Location location_;
   s3::Client client_;
   std::mutex known_mutex_;
   std::unordered_map<std::string, Known> known_;  // GUARDED_BY(known_mutex_)
+  std::uint64_t write_generation_ = 0;             // GUARDED_BY(known_mutex_)
+  std::optional<Clock::time_point> bucket_checked_;  // GUARDED_BY(known_mutex_)
+  Status bucket_status_;                           // GUARDED_BY(known_mutex_)
+  std::set<std::string> active_uploads_;           // GUARDED_BY(known_mutex_)
   Workers workers_;  // last: joined first, while what its jobs use still exists
 };
 
 Result<Known> S3Store::Look(const std::string& name, bool trust_recent) {
   std::optional<Known> previous;
+  std::uint64_t generation = 0;
   {
     std::lock_guard lock(known_mutex_);
+    generation = write_generation_;
     if (auto it = known_.find(name); it != known_.end()) {
       if (trust_recent && Clock::now() - it->second.checked < options_.revalidate_after) {
         return it->second;
@@ -298,19 +343,47 @@ Result<Known> S3Store::Look(const std::string& name, bool trust_recent) {
   if (reply.status == 304 && previous) {
     known = *previous;
   } else if (reply.status == 200) {
+    std::optional<std::uint64_t> size = ContentLength(reply.Header("content-length"));
+    if (!size) return Status::Internal(fmt::format("STAT {}: the store's HEAD gave no size", name));
     known.exists = true;
     known.etag = std::string(s3::UnquoteEtag(reply.Header("etag")));
-    known.version = VersionOf(ContentLength(reply.Header("content-length")), known.etag,
-                              HttpDateNs(reply.Header("last-modified")));
+    known.version = VersionOf(*size, known.etag, HttpDateNs(reply.Header("last-modified")));
     known.checksum = Checksum::Parse(reply.Header(kChecksumHeader));
     if (previous && previous->etag == known.etag && !known.checksum) known.checksum = previous->checksum;
   } else if (reply.status == 404) {
+    // A HEAD's 404 has no body to tell a missing key from a missing bucket.
+    if (Status bucket = CheckBucket(); !bucket.ok()) return bucket;
     known.exists = false;
   } else {
     return s3::StatusForReply(reply.status, ErrorOf(reply), "STAT " + name);
   }
-  Learn(name, known);
+  known.checked = Clock::now();
+  std::lock_guard lock(known_mutex_);
+  if (auto it = known_.find(name); it != known_.end() && it->second.generation > generation) {
+    return it->second;  // a write of this node finished meanwhile: it knows better
+  }
+  LearnLocked(name, known);
   return known;
+}
+
+Status S3Store::CheckBucket() {
+  {
+    std::lock_guard lock(known_mutex_);
+    if (bucket_checked_ && Clock::now() - *bucket_checked_ < std::max(options_.revalidate_after, std::chrono::seconds(1))) {
+      return bucket_status_;
+    }
+  }
+  s3::Response reply = client_.Perform({.op = s3::Op::kHead, .method = "HEAD"});
+  Status status;
+  if (reply.status == 404) {
+    status = s3::StatusForReply(404, {"NoSuchBucket", ""}, "bucket " + location_.bucket);
+  } else if (reply.status != 200) {
+    status = s3::StatusForReply(reply.status, ErrorOf(reply), "bucket " + location_.bucket);
+  }
+  std::lock_guard lock(known_mutex_);
+  bucket_checked_ = Clock::now();
+  bucket_status_ = status;
+  return status;
 }
 
 Result<std::vector<StoredFile>> S3Store::List(std::string_view prefix) {
@@ -364,7 +437,11 @@ void S3Store::ExpirePartials(std::chrono::seconds max_age) {
       return;
     }
     for (const s3::PendingUpload& upload : parsed->uploads) {
-      if (now_ns - upload.initiated_ns < max_age_ns) continue;
+      // Not this node's uploads in progress, nor one whose age the store did not say.
+      if (upload.initiated_ns == 0 || now_ns - upload.initiated_ns < max_age_ns ||
+          UploadActive(upload.upload_id)) {
+        continue;
+      }
       s3::Response aborted = client_.Perform(
           {.op = s3::Op::kDelete, .method = "DELETE", .key = upload.key,
            .query = s3::CanonicalQuery({{"uploadId", upload.upload_id}})});
@@ -399,6 +476,12 @@ Result<std::size_t> S3ReadFile::ReadAt(std::uint64_t offset, std::span<char> out
     if ((reply.status != 206 && reply.status != 200) || reply.into_bytes == 0) {
       return s3::StatusForReply(reply.status, S3Store::ErrorOf(reply), "GET " + key_);
     }
+    // A store that ignored If-Match must not mix versions.
+    std::string_view etag = s3::UnquoteEtag(reply.Header("etag"));
+    if (!etag.empty() && etag != etag_) {
+      store_.Forget(name_);
+      return Status::Conflict(fmt::format("{} changed in the store while it was read", key_));
+    }
     window_start_ = offset;
     window_bytes_ = reply.into_bytes;
   }
@@ -419,6 +502,7 @@ S3WriteFile::~S3WriteFile() {
   store.workers().Post([&store, key, id = multipart_->upload_id] {
     store.client().Perform({.op = s3::Op::kDelete, .method = "DELETE", .key = key,
                             .query = s3::CanonicalQuery({{"uploadId", id}})});
+    store.UploadEnded(id);
   });
 }
 
@@ -454,6 +538,7 @@ Status S3WriteFile::SendPart(std::string part) {
     if (!id.ok()) return id.status();
     multipart_ = std::make_shared<Multipart>();
     multipart_->upload_id = std::move(*id);
+    store.UploadStarted(multipart_->upload_id);
   }
   std::unique_lock lock(multipart_->mutex);
   // Memory stays bounded: at most parallel_parts parts are in the air.
@@ -462,24 +547,37 @@ Status S3WriteFile::SendPart(std::string part) {
   });
   if (!multipart_->error.ok()) return multipart_->error;
   std::size_t number = multipart_->etags.size() + 1;
+  if (number > kMaxParts) {
+    return Status::TooLarge(fmt::format("{}: more than 10,000 parts of {} bytes (raise --s3-part-size)",
+                                        name_, store.options().part_size));
+  }
   multipart_->etags.emplace_back();
   ++multipart_->in_flight;
   std::string query = s3::CanonicalQuery(
       {{"partNumber", std::to_string(number)}, {"uploadId", multipart_->upload_id}});
   store.workers().Post([&store, state = multipart_, key, query, number, name = name_,
                         body = std::make_shared<std::string>(std::move(part))] {
-    s3::Response reply = store.client().Perform(
-        {.op = s3::Op::kPut, .method = "PUT", .key = key, .query = query, .body = *body});
+    bool abandoned = false;
+    {
+      std::lock_guard guard(state->mutex);
+      abandoned = state->abandoned;  // the client went away: the part is not worth sending
+    }
+    s3::Response reply;
+    if (!abandoned) {
+      reply = store.client().Perform(
+          {.op = s3::Op::kPut, .method = "PUT", .key = key, .query = query, .body = *body});
+    }
     std::lock_guard guard(state->mutex);
     if (reply.status == 200 && !reply.Header("etag").empty()) {
       state->etags[number - 1] = std::string(s3::UnquoteEtag(reply.Header("etag")));
-    } else if (state->error.ok()) {
+    } else if (state->error.ok() && !abandoned) {
       state->error = s3::StatusForReply(reply.status, S3Store::ErrorOf(reply),
                                         fmt::format("PUT {} (part {})", name, number));
     }
     if (--state->in_flight == 0 && state->abandoned) {
       store.client().Perform({.op = s3::Op::kDelete, .method = "DELETE", .key = key,
                               .query = s3::CanonicalQuery({{"uploadId", state->upload_id}})});
+      store.UploadEnded(state->upload_id);
     }
     state->changed.notify_all();
   });
@@ -506,6 +604,7 @@ Status S3WriteFile::CompleteMultipart(Known& known) {
                               "PUT " + name_);
   }
   committed_ = true;  // the parts are an object now: nothing to abort
+  store_.UploadEnded(multipart_->upload_id);
   known.etag = s3::ParseResultEtag(reply.body).value_or(std::string());
   known.version = VersionOf(size_, known.etag, HttpDateNs(reply.Header("date")));
   return Status::Ok();
@@ -532,7 +631,7 @@ Result<FileVersion> S3WriteFile::Commit(const Checksum& checksum) {
     }
   }
   committed_ = true;
-  store_.Learn(name_, known);
+  store_.LearnWritten(name_, known);
   return known.version;
 }
 
