@@ -233,8 +233,9 @@ std::optional<std::int64_t> ParseIsoTime(std::string_view text) {
       !number(17, 2, parts.tm_sec)) {
     return std::nullopt;
   }
+  // Years past 2262 would overflow the nanoseconds (found by s3_fuzz).
   if (month < 1 || month > 12 || parts.tm_mday < 1 || parts.tm_mday > 31 || parts.tm_hour > 23 ||
-      parts.tm_min > 59 || parts.tm_sec > 60 || year < 1970) {
+      parts.tm_min > 59 || parts.tm_sec > 60 || year < 1970 || year > 2200) {
     return std::nullopt;
   }
   parts.tm_year = year - 1900;
