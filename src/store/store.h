@@ -154,7 +154,7 @@ struct S3StoreOptions {
 };
 
 // A store in an S3 bucket (s3_store.cc; docs/scale-out.md): path-style requests signed with
-// SigV4. Nothing is asked of the store until the first request.
+// SigV4. Opening it asks nothing of the store.
 Result<std::unique_ptr<Store>> OpenS3Store(const S3StoreOptions& options);
 
 }  // namespace ferry::store
