@@ -130,6 +130,9 @@ class CuttingProxy {
   std::thread thread_;
 };
 
+// A free TCP port of 127.0.0.1, for a program that takes a port number.
+int FreePort();
+
 // Waits up to 10 s for `condition`, checking every 5 ms; false if it never held.
 bool Eventually(const std::function<bool()>& condition);
 

@@ -8,9 +8,7 @@
 // after the revalidation window, bad credentials and a store that stops answering (a clear
 // 503, no hang, recovery), and three nodes behind HAProxy (every node sees every PUT; a dead
 // node's files are served by the others).
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -403,32 +401,10 @@ class S3ClusterTest : public S3Test {
   std::string Frontend(std::string_view path) const {
     return "http://127.0.0.1:" + std::to_string(frontend_port_) + std::string(path);
   }
-  static int FreePort() {
-    RawListener listener;
-    return listener.port;
-  }
-  struct RawListener {
-    int fd = -1, port = 0;
-    RawListener();
-    ~RawListener();
-  };
-
   std::vector<std::unique_ptr<Ferryd>> nodes_;
   int frontend_port_ = 0;
   pid_t haproxy_ = -1;
 };
-
-S3ClusterTest::RawListener::RawListener() {
-  fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  port = ntohs(address.sin_port);
-}
-S3ClusterTest::RawListener::~RawListener() { ::close(fd); }
 
 TEST_F(S3ClusterTest, EveryNodeSeesEveryPutAndADeadNodesFilesAreStillServed) {
   StartCluster();

@@ -597,18 +597,6 @@ TEST(SecurityTokens, BruteForceOnTheHttpDoorIsLimited) {
 // ---------------------------------------------------------------------------------------------
 // 3. TLS.
 
-// A free TCP port of 127.0.0.1, for a program that takes a port number.
-int FreePort() {
-  Socket s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ::bind(s.fd(), reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::getsockname(s.fd(), reinterpret_cast<sockaddr*>(&address), &length);
-  return ntohs(address.sin_port);
-}
-
 // `openssl s_client` offering only TLS 1.1 (at security level 0, where OpenSSL 3 still has it).
 RunResult TryTls11(int port) {
   return RunProgram({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port),
