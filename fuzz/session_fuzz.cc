@@ -218,7 +218,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
       world.metrics,
       world.pool,
       world.stopping,
-      with_auth ? &world.auth : nullptr,
+      // Not owned: the world outlives every session.
+      with_auth ? std::shared_ptr<const auth::AuthFile>(&world.auth, [](const auth::AuthFile*) {})
+                : nullptr,
       world.failures,
       /*tls=*/nullptr,
       server::StreamLimits{std::chrono::seconds(2), std::chrono::seconds(2), 0,

@@ -23,6 +23,11 @@ packages=(
   libedit-dev             # ferry shell: history and tab completion (BSD-licensed, unlike readline)
   libgtest-dev libgmock-dev libbenchmark-dev
   curl wget netcat-openbsd  # the integration tests drive ferryd with these too
+  libsystemd-dev          # ferryd: sd_notify (the unit's Type=notify)
+  help2man                # the man pages, made at build time from the programs' --help
+  dpkg-dev                # make package: dpkg-shlibdeps computes the .deb's Depends
+  systemd                 # tests/package: systemd-analyze verify of the unit
+  logrotate               # tests/package: logrotate -d of /etc/logrotate.d/ferry
 )
 # Only the browser test needs these; `make test` stays lean without them.
 browser_packages=(chromium python3)

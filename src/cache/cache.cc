@@ -313,8 +313,8 @@ Cache::Cache(std::unique_ptr<store::Store> folder, const CacheOptions& options,
              std::unique_ptr<EvictionPolicy> policy)
     : folder_(std::move(folder)),
       state_dir_(options.state_dir),
-      max_bytes_(options.max_bytes),
       max_object_(options.max_object != 0 ? options.max_object : options.max_bytes / 8),
+      max_bytes_(options.max_bytes),
       policy_(std::move(policy)) {}
 
 CacheLookup Cache::Lookup(const ObjectName& name, const Checksum& checksum) {
@@ -607,6 +607,17 @@ void Cache::RecordServed(bool hit, bool from_cache_file, std::uint64_t bytes) {
     stats_.bytes_from_store += bytes;
     stats_.store_bytes_read += bytes;
   }
+}
+
+void Cache::Resize(std::uint64_t max_bytes, std::uint64_t max_object) {
+  std::vector<Victim> victims;
+  {
+    std::lock_guard lock(mutex_);
+    max_bytes_ = max_bytes;
+    max_object_.store(max_object != 0 ? max_object : max_bytes / 8, std::memory_order_relaxed);
+    MakeRoom(0, victims);
+  }
+  Unlink(victims);
 }
 
 CacheStats Cache::Stats() {

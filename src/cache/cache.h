@@ -157,7 +157,11 @@ class Cache {
   // the journal outgrows the snapshot (cache.cc: kMinJournalBytes), and at a clean stop.
   Status SaveIndex();
 
-  std::uint64_t max_object() const { return max_object_; }
+  std::uint64_t max_object() const { return max_object_.load(std::memory_order_relaxed); }
+
+  // New limits (a reload): a smaller max_bytes evicts ready copies down to it at once; fills
+  // in progress keep their reservations and finish. max_object 0: max_bytes / 8.
+  void Resize(std::uint64_t max_bytes, std::uint64_t max_object);
 
   // The server is stopping: fills in progress give up at their next chunk, new ones do not
   // start, so shutdown does not wait for large copies.
@@ -221,10 +225,10 @@ class Cache {
   std::mutex journal_mutex_;
   int journal_fd_ = -1;               // GUARDED_BY(journal_mutex_); -1: no index
   std::uint64_t journal_bytes_ = 0;   // GUARDED_BY(journal_mutex_)
-  const std::uint64_t max_bytes_;
-  const std::uint64_t max_object_;
+  std::atomic<std::uint64_t> max_object_;
 
   std::mutex mutex_;
+  std::uint64_t max_bytes_;                            // GUARDED_BY(mutex_)
   std::unique_ptr<EvictionPolicy> policy_;             // GUARDED_BY(mutex_)
   std::unordered_map<std::string, Entry> entries_;     // GUARDED_BY(mutex_)
   std::vector<std::string> names_by_key_;              // GUARDED_BY(mutex_)

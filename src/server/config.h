@@ -47,7 +47,11 @@ struct Config {
   std::filesystem::path trace_out;
   std::uint64_t trace_max_bytes = 100 << 20;  // then FILE.1 replaces the old one
   unsigned threads = 0;                       // event-loop threads; 0: one per core
-  std::string log_level = "info";             // trace, debug, info, warn, error, off
+  // Logs (server/logging.h).
+  std::string log_level = "info";             // trace, debug, info, warn, error, critical, off
+  std::filesystem::path log_file;             // empty: stderr
+  std::string log_format = "text";            // text, json
+  std::string access_log;                     // "": with the log; "off"; or a file
   // Once listening, the bound addresses are written to this file atomically, the native
   // protocol's on the first line ("127.0.0.1:40213"), HTTP's on the second ("http
   // 127.0.0.1:40214") unless it is off: how tests and scripts learn ephemeral ports.
@@ -80,17 +84,45 @@ struct Config {
 // What ferryd is asked to do.
 enum class Command { kServe, kHashToken };
 
+// Where a Config comes from, kept to read it again on SIGHUP: the --config file and the
+// options given on the command line, which win over the file's keys.
+struct ConfigSource {
+  std::filesystem::path file;                              // empty: none
+  std::vector<std::pair<std::string, std::string>> flags;  // name without dashes, value text
+};
+
 // What the command line asked for.
 struct Invocation {
   Command command = Command::kServe;
   Config config;
+  ConfigSource source;
   bool exit_now = false;  // --help or --version printed; exit with exit_code
   int exit_code = 0;
 };
 
 // Parses argv and the --config file it names. Errors (unknown flags or keys, bad values,
 // cache folder inside the data folder) print a clear message and set exit_now with code 2.
+// `ferryd [options] print-config [--man]` prints RenderConfigFile or RenderConfigManPage
+// and sets exit_now.
 Invocation ParseCommandLine(int argc, char** argv);
+
+// Reads the file, applies the flags over it, validates: what ParseCommandLine and a reload do.
+Result<Config> LoadConfig(const ConfigSource& source);
+
+// The options whose values differ, by whether a reload applies them (`live`) or not.
+struct ConfigChanges {
+  std::vector<std::string> live;
+  std::vector<std::string> restart;
+};
+ConfigChanges CompareConfigs(const Config& before, const Config& after);
+// Copies the options a reload applies from `from` into `to`.
+void ApplyLiveOptions(const Config& from, Config& to);
+
+// The configuration as a commented TOML file: every key with its help; those that differ from
+// the defaults set, the others commented out at their defaults. Parses back to `config`.
+std::string RenderConfigFile(const Config& config);
+// ferryd.toml(5) in roff, from the same option table as --help.
+std::string RenderConfigManPage();
 
 // Applies a TOML config file's text over `config`, skipping the keys in `given` (options set
 // on the command line win). Keys are the flags' names; `source` names the file in errors.

@@ -99,5 +99,60 @@ TEST(Config, FoldersTheFileSystemCannotResolveAreStillChecked) {
   ASSERT_NO_THROW(valid = ValidateConfig(config));
 }
 
+TEST(Config, PrintedConfigParsesBackToTheSameConfig) {
+  Config config;
+  config.data = "/var/lib/ferry/data";
+  config.cache_max_bytes = std::uint64_t{20} << 30;
+  config.idle_timeout = std::chrono::minutes(2);
+  config.threads = 3;
+  config.read_only = true;
+  config.access_log = "off";
+  std::string text = RenderConfigFile(config);
+  Config parsed;
+  ASSERT_TRUE(ApplyConfigText(text, "printed", parsed).ok()) << text;
+  EXPECT_EQ(RenderConfigFile(parsed), text);
+  EXPECT_NE(text.find("\ndata = \"/var/lib/ferry/data\"\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\ncache-max-bytes = \"20G\"\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nthreads = 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\n# listen = \"127.0.0.1:7878\"\n"), std::string::npos) << text;
+  // Every key is there, and every default parses back too.
+  Config defaults;
+  std::string all_defaults = RenderConfigFile(defaults);
+  std::string uncommented;
+  for (std::size_t at = 0; (at = all_defaults.find("\n# ", at)) != std::string::npos; at += 3) {
+    std::size_t end = all_defaults.find('\n', at + 1);
+    std::string line = all_defaults.substr(at + 3, end - at - 3);
+    if (line.find(" = ") != std::string::npos) uncommented += line + "\n";
+  }
+  Config from_defaults;
+  ASSERT_TRUE(ApplyConfigText(uncommented, "defaults", from_defaults).ok()) << uncommented;
+  EXPECT_EQ(RenderConfigFile(from_defaults), all_defaults);
+}
+
+TEST(Config, ChangesAreSortedByWhetherAReloadAppliesThem) {
+  Config before;
+  Config after;
+  after.log_level = "debug";
+  after.max_connections = 10;
+  after.listen = "127.0.0.1:1";
+  after.cache_policy = "lru";
+  ConfigChanges changes = CompareConfigs(before, after);
+  EXPECT_EQ(changes.live, (std::vector<std::string>{"log-level", "max-connections"}));
+  EXPECT_EQ(changes.restart, (std::vector<std::string>{"listen", "cache-policy"}));
+  ApplyLiveOptions(after, before);
+  EXPECT_EQ(before.log_level, "debug");
+  EXPECT_EQ(before.max_connections, 10u);
+  EXPECT_EQ(before.listen, "127.0.0.1:7878");  // a restart-only option stays
+  EXPECT_TRUE(CompareConfigs(before, after).live.empty());
+}
+
+TEST(Config, ManPageListsEveryKey) {
+  std::string page = RenderConfigManPage();
+  EXPECT_TRUE(page.starts_with(".TH FERRYD.TOML 5")) << page;
+  for (const char* key : {"listen", "cache\\-max\\-bytes", "log\\-format", "access\\-log", "tls\\-cert"}) {
+    EXPECT_NE(page.find(std::string(".BI \"") + key + " = \""), std::string::npos) << key;
+  }
+}
+
 }  // namespace
 }  // namespace ferry::server

@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   ferry::server::Invocation invocation = ferry::server::ParseCommandLine(argc, argv);
   if (invocation.exit_now) return invocation.exit_code;
   if (invocation.command == ferry::server::Command::kHashToken) return HashToken();
-  ferry::server::InitLogging(invocation.config.log_level);
-  return ferry::server::Server(std::move(invocation.config)).Run();
+  if (ferry::Status logs = ConfigureLogging(LogSettingsFor(invocation.config)); !logs.ok()) {
+    std::cerr << "ferryd: " << logs.message() << "\n";
+    return 2;
+  }
+  return ferry::server::Server(std::move(invocation.config), std::move(invocation.source)).Run();
 }

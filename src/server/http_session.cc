@@ -23,6 +23,7 @@
 #include "http/semantics.h"
 #include "http/target.h"
 #include "server/session.h"
+#include "server/logging.h"
 #include "server/transfer.h"
 
 namespace ferry::server {
@@ -92,6 +93,8 @@ class HttpConnection {
     service::Command command = service::Command::kOther;
     bool keep_alive = true;  // false: close the connection after this reply
     bool linger = false;     // close with a lingering read (a body may still be arriving)
+    std::string name = "-";           // for the access log: the decoded name or folder
+    std::string_view cache = "-";     // GET: hit, memory, miss
   };
 
   asio::awaitable<void> Handle(RequestParser& parser, Outcome& outcome);
@@ -154,6 +157,8 @@ asio::awaitable<void> HttpConnection::Run() {
     stream_.Enter(Stream::Phase::kWorking);
     handle_.busy = true;
     auto started = std::chrono::steady_clock::now();
+    std::uint64_t sent_before = stream_.bytes_sent();
+    std::uint64_t received_before = stream_.bytes_received();
     continue_sent_ = false;
     Outcome outcome;
     if (error) {
@@ -170,16 +175,35 @@ asio::awaitable<void> HttpConnection::Run() {
       response.prepare_payload();
       stream_.Enter(Stream::Phase::kBody);
       co_await bhttp::async_write(stream_, response, kNoThrow);
-      outcome = {static_cast<int>(response.result_int()), service::Command::kOther, false, true};
+      outcome.status = static_cast<int>(response.result_int());
+      outcome.keep_alive = false;
+      outcome.linger = true;
     } else {
       outcome.keep_alive = parser.get().keep_alive();
       co_await Handle(parser, outcome);
       // Whatever left its body unread cannot keep the connection: the bytes would be taken
       // for the next request.
-      if (outcome.keep_alive && !parser.is_done()) outcome = {outcome.status, outcome.command, false, true};
+      if (outcome.keep_alive && !parser.is_done()) {
+        outcome.keep_alive = false;
+        outcome.linger = true;
+      }
     }
+    auto finished = std::chrono::steady_clock::now();
     context_.metrics.Record(service::Door::kHttp, outcome.command, outcome.status,
-                            std::chrono::steady_clock::now() - started);
+                            finished - started);
+    if (AccessLogOn()) {
+      auto method = error ? std::string_view("-") : std::string_view(parser.get().method_string());
+      LogAccess({.time = std::chrono::system_clock::now(),
+                 .client = peer_,
+                 .door = "http",
+                 .command = method,
+                 .name = outcome.name,
+                 .status = outcome.status,
+                 .bytes_sent = stream_.bytes_sent() - sent_before,
+                 .bytes_received = stream_.bytes_received() - received_before,
+                 .duration = finished - started,
+                 .cache = outcome.cache});
+    }
     handle_.busy = false;
     if (!outcome.keep_alive) {
       linger = outcome.linger;
@@ -208,7 +232,7 @@ asio::awaitable<bool> HttpConnection::AwaitRequest() {
 
 Result<auth::Identity> HttpConnection::Identify(const RequestParser& parser) {
   std::string_view header = Header(parser, bhttp::field::authorization);
-  if (header.empty()) return auth::Anonymous(context_.auth);
+  if (header.empty()) return auth::Anonymous(context_.auth.get());
   std::optional<std::string> token = auth::TokenFromAuthorization(header);
   if (!token) return Status::Unauthenticated("Authorization wants Bearer TOKEN or Basic");
   return Authenticate(context_, *token, address_, peer_);
@@ -256,6 +280,14 @@ asio::awaitable<void> HttpConnection::Handle(RequestParser& parser, Outcome& out
   if (method != bhttp::verb::put) co_await DiscardBody(parser, outcome);
   std::string_view target_text(request.target().data(), request.target().size());
   Result<http::Target> target = http::ParseTarget(target_text);
+  if (target.ok() && target->kind == Kind::kFile) outcome.name = target->file->str();
+  else if (target.ok() && target->kind == Kind::kFolder) outcome.name = target->folder;
+  else {
+    // What the client asked for, decoded (the access log escapes what it must).
+    std::string_view path = target_text.substr(0, target_text.find('?'));
+    Result<std::string> decoded = PercentDecode(path);
+    outcome.name = decoded.ok() ? *decoded : std::string(path);
+  }
   if (!target.ok()) {
     co_await DiscardBody(parser, outcome);
     co_return co_await SendError(parser, outcome, target.status());
@@ -382,6 +414,7 @@ asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const Ob
     co_return;
   }
   if (hot) {
+    outcome.cache = "memory";
     response.set("X-Cache", "HIT");
     bhttp::response<bhttp::span_body<const char>> whole(
         std::move(response.base()), bhttp::span_body<const char>::value_type(hot->bytes.data() + plan.offset,
@@ -389,7 +422,7 @@ asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const Ob
     context_.service.RecordHotGet(*hot, plan.length);
     stream_.Enter(Stream::Phase::kBody);
     auto [error, written] = co_await bhttp::async_write(stream_, whole, kNoThrow);  // one writev
-    stream_.Progress(written);
+    stream_.Sent(written);
     if (error) {
       outcome.keep_alive = false;
       co_return;
@@ -403,6 +436,7 @@ asio::awaitable<void> HttpConnection::HandleFile(RequestParser& parser, const Ob
   });
   if (!download.ok()) co_return co_await SendError(parser, outcome, download.status());
   response.set("X-Cache", download->cache_hit ? "HIT" : "MISS");
+  outcome.cache = download->cache_hit ? "hit" : "miss";
   if (!co_await WriteHeader(response)) {
     outcome.keep_alive = false;
     co_return;
@@ -475,7 +509,9 @@ asio::awaitable<void> HttpConnection::HandlePut(RequestParser& parser, const Obj
     stream_.Enter(Stream::Phase::kBody);
     auto [error, written] = co_await asio::async_write(stream_, asio::buffer(kContinue), kNoThrow);
     if (error) {
-      outcome = {kClientGone, outcome.command, false, false};
+      outcome.status = kClientGone;
+      outcome.keep_alive = false;
+      outcome.linger = false;
       co_return;
     }
     continue_sent_ = true;
@@ -493,12 +529,14 @@ asio::awaitable<void> HttpConnection::HandlePut(RequestParser& parser, const Obj
     parser.get().body().size = body_buffer_.size();
     stream_.Enter(Stream::Phase::kBody);
     auto [error, read] = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
-    stream_.Progress(read);
+    stream_.Received(read);
     if (error && error != bhttp::error::need_buffer) {
       // The client went away (or broke the chunked framing): nothing of the upload stays.
       spdlog::info("{} HTTP PUT {}: {} after {} bytes; nothing stored", peer_, name.str(),
                    error.message(), (*upload)->received());
-      outcome = {kClientGone, outcome.command, false, false};
+      outcome.status = kClientGone;
+      outcome.keep_alive = false;
+      outcome.linger = false;
       co_return;
     }
     std::size_t got = body_buffer_.size() - parser.get().body().size;
@@ -555,7 +593,7 @@ asio::awaitable<bool> HttpConnection::WriteHeader(HeadOnly& response) {
   bhttp::response_serializer<bhttp::empty_body> serializer(response);
   stream_.Enter(Stream::Phase::kBody);
   auto [error, written] = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
-  stream_.Progress(written);
+  stream_.Sent(written);
   co_return !error;
 }
 
@@ -573,7 +611,7 @@ asio::awaitable<void> HttpConnection::SendText(const RequestParser& parser, Outc
   }
   if (parser.get().method() == bhttp::verb::head || text.empty()) co_return;
   auto [error, written] = co_await asio::async_write(stream_, asio::buffer(text), kNoThrow);
-  stream_.Progress(written);
+  stream_.Sent(written);
   if (error) outcome.keep_alive = false;
 }
 
@@ -606,7 +644,7 @@ asio::awaitable<void> HttpConnection::DiscardBody(RequestParser& parser, Outcome
     parser.get().body().size = sizeof sink;
     stream_.Enter(Stream::Phase::kBody);
     auto [error, read] = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
-    stream_.Progress(read);
+    stream_.Received(read);
     if (error && error != bhttp::error::need_buffer) {
       outcome.keep_alive = false;
       co_return;

@@ -19,6 +19,12 @@ unsigned ConnectionLimiter::open() const {
   return total_;
 }
 
+void ConnectionLimiter::SetLimits(unsigned max_total, unsigned max_per_address) {
+  std::lock_guard lock(mutex_);
+  max_total_ = max_total;
+  max_per_address_ = max_per_address;
+}
+
 void ConnectionLimiter::Release(const std::string& address) {
   std::lock_guard lock(mutex_);
   --total_;

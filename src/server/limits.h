@@ -49,13 +49,15 @@ class ConnectionLimiter {
   // Thread-safe.
   std::optional<Ticket> TryAdmit(const std::string& address);
   unsigned open() const;
+  // New limits (a reload): connections already admitted stay, even above them.
+  void SetLimits(unsigned max_total, unsigned max_per_address);
 
  private:
   void Release(const std::string& address);
 
-  const unsigned max_total_;
-  const unsigned max_per_address_;
   mutable std::mutex mutex_;
+  unsigned max_total_;        // GUARDED_BY(mutex_)
+  unsigned max_per_address_;  // GUARDED_BY(mutex_)
   unsigned total_ = 0;
   std::unordered_map<std::string, unsigned> per_address_;  // only addresses with connections
 };

@@ -24,13 +24,14 @@
 #include <thread>
 #include <vector>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include "auth/auth.h"
 #include "common/address.h"
 #include "common/units.h"
 #include "server/limits.h"
+#include "server/logging.h"
 #include "server/session.h"
 #include "store/store.h"
 
@@ -62,8 +63,8 @@ struct Worker {
 };
 
 // TLS 1.2 and 1.3 only, forward-secret AEAD suites only (Mozilla's "intermediate" profile).
-Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const Config& config) {
-  auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+Result<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const Config& config) {
+  auto tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
   error_code error;
   tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
@@ -91,14 +92,14 @@ Result<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const Config& config)
   return tls;
 }
 
-Result<std::unique_ptr<auth::AuthFile>> ReadAuthFile(const std::filesystem::path& path) {
+Result<std::shared_ptr<const auth::AuthFile>> ReadAuthFile(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   if (!in) return Status::BadRequest(fmt::format("cannot read --auth-file {}", path.string()));
   auto parsed = auth::ParseAuthFile(text.str(), path.string());
   if (!parsed.ok()) return parsed.status();
-  return std::make_unique<auth::AuthFile>(std::move(*parsed));
+  return std::make_shared<const auth::AuthFile>(std::move(*parsed));
 }
 
 // Each connection holds a descriptor (and a file being sent, another): let the process have
@@ -133,6 +134,35 @@ void Refuse(tcp::socket& socket, Door door, bool tls) {
   socket.close(ignored);
 }
 
+// What a reload may change for new connections, swapped whole: a session keeps the snapshot
+// it began with (its TLS context and tokens stay alive as long as it does).
+struct LiveSettings {
+  std::shared_ptr<const auth::AuthFile> auth;  // null: no authentication
+  std::shared_ptr<asio::ssl::context> tls;     // null: plain TCP
+  StreamLimits limits;
+};
+
+// Reads the auth file and the TLS certificates `config` names.
+Result<std::shared_ptr<const LiveSettings>> MakeLiveSettings(const Config& config) {
+  auto settings = std::make_shared<LiveSettings>();
+  if (!config.auth_file.empty()) {
+    auto read = ReadAuthFile(config.auth_file);
+    if (!read.ok()) return read.status();
+    settings->auth = std::move(*read);
+  }
+  if (!config.tls_cert.empty()) {
+    auto made = MakeTlsContext(config);
+    if (!made.ok()) return made.status();
+    settings->tls = std::move(*made);
+  }
+  settings->limits = StreamLimits{config.idle_timeout, config.header_timeout, config.min_rate,
+                                  config.rate_window};
+  return std::shared_ptr<const LiveSettings>(std::move(settings));
+}
+
+// Tells systemd (Type=notify) how the service is; nothing when not started by systemd.
+void Notify(const std::string& state) { ::sd_notify(0, state.c_str()); }
+
 void LogException(std::exception_ptr error, std::string_view where) {
   if (!error) return;
   try {
@@ -145,16 +175,21 @@ void LogException(std::exception_ptr error, std::string_view where) {
 }  // namespace
 
 struct Server::Impl {
+  // As started: what restart-only options hold. Read by any thread; never changes.
   Config config;
+  unsigned threads = 0;  // config.threads, or one per core
+  ConfigSource source;   // what a reload reads again
   std::unique_ptr<store::Store> data;
   std::unique_ptr<cache::Cache> cache;
   std::unique_ptr<sim::TraceWriter> trace;
   std::unique_ptr<asio::thread_pool> blocking_pool;
   std::unique_ptr<service::FileService> service;
   service::RequestMetrics metrics;
-  std::unique_ptr<auth::AuthFile> auth;  // null: no authentication
   auth::FailureLimiter failures;
-  std::unique_ptr<asio::ssl::context> tls;  // null: plain TCP
+  std::mutex live_mutex;
+  std::shared_ptr<const LiveSettings> live;  // GUARDED_BY(live_mutex)
+  std::mutex reload_mutex;
+  Config running;  // GUARDED_BY(reload_mutex): config with the live options reloads applied
   std::unique_ptr<ConnectionLimiter> connections;
   std::vector<std::unique_ptr<Worker>> workers;
   std::atomic<bool> stopping{false};
@@ -162,6 +197,8 @@ struct Server::Impl {
   // Lives as long as the server: until ferryd exits, SIGINT/SIGTERM stay ours (a signal set
   // that goes away restores the default action, which would kill a draining server).
   std::optional<asio::signal_set> signals;
+  // SIGHUP (reload) and SIGUSR1 (reopen the log files); theirs default action would kill.
+  std::optional<asio::signal_set> control_signals;
   // Wakes the sweep of expired partial uploads; cancelled at stop.
   std::optional<asio::steady_timer> expiry_timer;
 
@@ -173,6 +210,13 @@ struct Server::Impl {
   Status Listen();
   asio::awaitable<void> AcceptLoop(Worker& worker, Door door);
   asio::awaitable<void> WatchSignals();
+  asio::awaitable<void> WatchControlSignals();
+  std::shared_ptr<const LiveSettings> CurrentSettings() {
+    std::lock_guard lock(live_mutex);
+    return live;
+  }
+  // SIGHUP: reads the configuration again and applies what can change live. Blocking.
+  void Reload();
   asio::awaitable<void> ExpirePartials();
   void ForEachSession(bool idle_only);
 };
@@ -210,8 +254,8 @@ Status Server::Impl::OpenStores() {
     trace = std::move(*writer);
   }
   // Jobs on an S3 store mostly wait for the network, not a disk: more of them may wait at once.
-  unsigned pool_threads = config.store.empty() ? std::max(4u, 2 * config.threads)
-                                               : std::max(16u, 8 * config.threads);
+  unsigned pool_threads = config.store.empty() ? std::max(4u, 2 * threads)
+                                               : std::max(16u, 8 * threads);
   blocking_pool = std::make_unique<asio::thread_pool>(pool_threads);
   service = std::make_unique<service::FileService>(
       *data, cache.get(),
@@ -232,25 +276,55 @@ Status Server::Impl::OpenStores() {
 }
 
 Status Server::Impl::SetUpSecurity() {
-  if (!config.auth_file.empty()) {
-    auto read = ReadAuthFile(config.auth_file);
-    if (!read.ok()) return read.status();
-    auth = std::move(*read);
-    spdlog::info("authentication: {} tokens from {}; anonymous clients may {}", auth->tokens.size(),
-                 config.auth_file.string(), auth->anonymous == auth::Role::kRead ? "read" : "do nothing");
+  auto settings = MakeLiveSettings(config);
+  if (!settings.ok()) return settings.status();
+  live = std::move(*settings);
+  running = config;
+  if (live->auth) {
+    spdlog::info("authentication: {} tokens from {}; anonymous clients may {}",
+                 live->auth->tokens.size(), config.auth_file.string(),
+                 live->auth->anonymous == auth::Role::kRead ? "read" : "do nothing");
   } else if (config.allow_anonymous) {
     spdlog::warn("*** NO AUTHENTICATION: anyone who can reach {} may read, write and delete "
                  "every file (--allow-anonymous) ***", config.listen);
-  }
-  if (!config.tls_cert.empty()) {
-    auto made = MakeTlsContext(config);
-    if (!made.ok()) return made.status();
-    tls = std::move(*made);
   }
   connections = std::make_unique<ConnectionLimiter>(config.max_connections,
                                                     config.max_connections_per_ip);
   RaiseDescriptorLimit(config.max_connections);
   return Status::Ok();
+}
+
+void Server::Impl::Reload() {
+  std::lock_guard lock(reload_mutex);
+  if (stopping.load()) return;
+  Notify(fmt::format("RELOADING=1\nSTATUS=reloading {}", source.file.string()));
+  auto done = [](std::string status) { Notify("READY=1\nSTATUS=" + status); };
+  Result<Config> loaded = LoadConfig(source);
+  Result<std::shared_ptr<const LiveSettings>> settings =
+      loaded.ok() ? MakeLiveSettings(*loaded) : Result<std::shared_ptr<const LiveSettings>>(loaded.status());
+  Status logs = settings.ok() ? ConfigureLogging(LogSettingsFor(*loaded)) : settings.status();
+  if (!logs.ok()) {
+    spdlog::error("reload refused, the running configuration stays: {}", logs.message());
+    return done("reload refused: " + logs.message());
+  }
+  ConfigChanges changes = CompareConfigs(running, *loaded);
+  {
+    std::lock_guard live_lock(live_mutex);
+    live = std::move(*settings);
+  }
+  connections->SetLimits(loaded->max_connections, loaded->max_connections_per_ip);
+  service->SetLimits(loaded->max_upload, loaded->read_only);
+  if (cache) cache->Resize(loaded->cache_max_bytes, loaded->cache_max_object);
+  ApplyLiveOptions(*loaded, running);
+  if (!changes.restart.empty()) {
+    spdlog::warn("reload: {} changed and needs a restart; the running value stays",
+                 fmt::join(changes.restart, ", "));
+  }
+  spdlog::info("reloaded {}: {} (new connections get the new settings)",
+               source.file.empty() ? "the command line" : source.file.string(),
+               changes.live.empty() ? std::string("nothing live changed")
+                                    : fmt::format("applied {}", fmt::join(changes.live, ", ")));
+  done("serving");
 }
 
 Result<std::string> Server::Impl::Listen(Door door, const std::string& address) {
@@ -284,7 +358,7 @@ Status Server::Impl::Listen() {
     http = *bound;
   }
   spdlog::info("listening on {} (native) and {} (HTTP) with {} threads; data {}, cache {}",
-               *native, http, config.threads,
+               *native, http, threads,
                config.store.empty() ? config.data.string() : config.store,
                config.cache.empty() ? "off"
                                     : fmt::format("{} ({}, {})", config.cache.string(),
@@ -322,15 +396,14 @@ asio::awaitable<void> Server::Impl::AcceptLoop(Worker& worker, Door door) {
     if (!ticket) {
       spdlog::debug("refused a connection from {}: too many connections", remote.address().to_string());
       metrics.ConnectionRefused(door);
-      Refuse(socket, door, tls != nullptr);
+      Refuse(socket, door, CurrentSettings()->tls != nullptr);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ignored);
     live_sessions.fetch_add(1);
-    SessionContext context{*service, metrics, *blocking_pool, stopping, auth.get(), failures,
-                           tls.get(),
-                           StreamLimits{config.idle_timeout, config.header_timeout, config.min_rate,
-                                        config.rate_window}};
+    std::shared_ptr<const LiveSettings> settings = CurrentSettings();
+    SessionContext context{*service,      metrics,         *blocking_pool, stopping,
+                           settings->auth, failures,       settings->tls,  settings->limits};
     auto on_end = [this](std::exception_ptr e) {
       LogException(e, "session");
       live_sessions.fetch_sub(1);
@@ -388,6 +461,7 @@ asio::awaitable<void> Server::Impl::WatchSignals() {
   if (error) co_return;
   spdlog::info("signal {}: draining {} connections (up to {} ms)", number, live_sessions.load(),
                config.drain_timeout.count());
+  Notify("STOPPING=1\nSTATUS=draining");
   stopping.store(true);
   ForEachSession(/*idle_only=*/true);
 
@@ -405,13 +479,35 @@ asio::awaitable<void> Server::Impl::WatchSignals() {
     ForEachSession(/*idle_only=*/false);
   }
   signals->cancel();  // ends the second wait; the handlers stay installed
+  control_signals->cancel();
   expiry_timer->cancel();
   tick.expires_after(std::chrono::milliseconds(1));
   co_await tick.async_wait(kNoThrow);  // let the handler of the second wait run
 }
 
-Server::Server(Config config) : impl_(std::make_unique<Impl>()) {
+// SIGHUP reloads on the blocking pool (it reads files, and a smaller cache unlinks some);
+// SIGUSR1 reopens the log files at once.
+asio::awaitable<void> Server::Impl::WatchControlSignals() {
+  while (true) {
+    auto [error, number] = co_await control_signals->async_wait(kNoThrow);
+    if (error) co_return;
+    if (number == SIGHUP) {
+      spdlog::info("signal {}: reloading {}", number,
+                   source.file.empty() ? "(no --config file)" : source.file.string());
+      asio::post(*blocking_pool, [this] { Reload(); });
+    } else if (Status s = ReopenLogFiles(); !s.ok()) {
+      spdlog::error("reopening the logs: {}", s.message());
+    } else {
+      spdlog::info("signal {}: log files reopened", number);
+    }
+  }
+}
+
+Server::Server(Config config, ConfigSource source) : impl_(std::make_unique<Impl>()) {
+  impl_->threads = config.threads != 0 ? config.threads
+                                       : std::max(1u, std::thread::hardware_concurrency());
   impl_->config = std::move(config);
+  impl_->source = std::move(source);
 }
 
 Server::~Server() = default;
@@ -428,14 +524,16 @@ int Server::Run() {
     return 1;
   }
   // Before listening: a signal that arrives as soon as the port is announced is handled.
-  for (unsigned i = 0; i < impl.config.threads; ++i) {
+  for (unsigned i = 0; i < impl.threads; ++i) {
     impl.workers.push_back(std::make_unique<Worker>());
   }
   impl.signals.emplace(impl.workers.front()->io, SIGINT, SIGTERM);
+  impl.control_signals.emplace(impl.workers.front()->io, SIGHUP, SIGUSR1);
   if (Status s = impl.Listen(); !s.ok()) {
     spdlog::critical("{}", s.ToString());
     return 1;
   }
+  Notify("READY=1\nSTATUS=serving");
   for (auto& worker : impl.workers) {
     for (Door door : {Door::kNative, Door::kHttp}) {
       if (!worker->acceptors[static_cast<std::size_t>(door)]) continue;
@@ -444,6 +542,8 @@ int Server::Run() {
     }
   }
   asio::co_spawn(impl.workers.front()->io, impl.WatchSignals(),
+                 [](std::exception_ptr e) { LogException(e, "signals"); });
+  asio::co_spawn(impl.workers.front()->io, impl.WatchControlSignals(),
                  [](std::exception_ptr e) { LogException(e, "signals"); });
   impl.expiry_timer.emplace(impl.workers.front()->io);
   asio::co_spawn(impl.workers.front()->io, impl.ExpirePartials(),
@@ -463,11 +563,11 @@ int Server::Run() {
   return 0;
 }
 
-void InitLogging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("ferryd");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  logger->set_level(spdlog::level::from_str(level));
-  spdlog::set_default_logger(logger);
+LogSettings LogSettingsFor(const Config& config) {
+  return LogSettings{.level = config.log_level,
+                     .file = config.log_file,
+                     .format = config.log_format == "json" ? LogFormat::kJson : LogFormat::kText,
+                     .access = config.access_log};
 }
 
 }  // namespace ferry::server

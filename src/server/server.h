@@ -10,17 +10,20 @@
 #include <string>
 
 #include "server/config.h"
+#include "server/logging.h"
 
 namespace ferry::server {
 
 class Server {
  public:
-  explicit Server(Config config);
+  // `source` is what SIGHUP reads again.
+  Server(Config config, ConfigSource source);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Opens the stores, listens, serves until SIGINT/SIGTERM, drains, returns the exit code.
+  // Opens the stores, listens (then tells systemd READY=1), serves until SIGINT/SIGTERM,
+  // drains, returns the exit code. SIGHUP reloads the configuration, SIGUSR1 reopens the logs.
   int Run();
 
  private:
@@ -28,7 +31,7 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
-// Logs go to stderr (journald takes them from there) at `level`.
-void InitLogging(const std::string& level);
+// The logs `config` asks for (ConfigureLogging).
+LogSettings LogSettingsFor(const Config& config);
 
 }  // namespace ferry::server

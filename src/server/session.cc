@@ -16,6 +16,7 @@
 #include "protocol/line_reader.h"
 #include "protocol/reply.h"
 #include "protocol/request.h"
+#include "server/logging.h"
 #include "server/transfer.h"
 
 namespace ferry::server {
@@ -44,6 +45,22 @@ service::Command MetricsCommand(protocol::Command command) {
   return service::Command::kOther;
 }
 
+// The access log's name of a command: the word on the wire.
+std::string_view Verb(protocol::Command command) {
+  using protocol::Command;
+  switch (command) {
+    case Command::kList: return "LIST";
+    case Command::kStat: return "STAT";
+    case Command::kGet: return "GET";
+    case Command::kPut: return "PUT";
+    case Command::kDel: return "DEL";
+    case Command::kStats: return "STATS";
+    case Command::kAuth: return "AUTH";
+    case Command::kQuit: return "QUIT";
+  }
+  return "-";
+}
+
 std::string AddressOf(const tcp::socket& socket) {
   error_code error;
   auto endpoint = socket.remote_endpoint(error);
@@ -54,7 +71,7 @@ class Connection {
  public:
   Connection(SessionContext context, Stream& stream, SessionHandle& handle, std::string peer)
       : context_(context), stream_(stream), handle_(handle), peer_(std::move(peer)),
-        address_(AddressOf(stream.socket())), identity_(auth::Anonymous(context.auth)) {}
+        address_(AddressOf(stream.socket())), identity_(auth::Anonymous(context.auth.get())) {}
 
   asio::awaitable<void> Run();
 
@@ -91,6 +108,7 @@ class Connection {
   protocol::LineReader reader_;
   std::vector<char> body_buffer_;  // allocated on the first transfer that needs it
   int reply_status_ = 200;         // of the request being handled, for the metrics
+  std::string_view access_cache_ = "-";  // of the request being handled: hit, memory, miss
 };
 
 asio::awaitable<void> Connection::Run() {
@@ -118,19 +136,41 @@ asio::awaitable<void> Connection::Run() {
     stream_.Enter(Stream::Phase::kWorking);
     handle_.busy = true;
     auto started = std::chrono::steady_clock::now();
+    std::uint64_t sent_before = stream_.bytes_sent();
+    std::uint64_t received_before = stream_.bytes_received();
     reply_status_ = 200;
+    access_cache_ = "-";
     bool keep_going;
     service::Command command = service::Command::kOther;
+    std::string_view verb = "-";
+    std::string name = "-";  // the token of an AUTH never reaches a log
     if (event.kind == protocol::LineReader::Kind::kTooLong) {
       keep_going = co_await Reply(Status::BadRequest(
           fmt::format("request line longer than {} bytes", protocol::kMaxLineBytes)));
     } else {
       protocol::ParsedLine parsed = protocol::ParseRequest(event.line);
-      if (parsed.request.ok()) command = MetricsCommand(parsed.request->command);
+      if (parsed.request.ok()) {
+        command = MetricsCommand(parsed.request->command);
+        verb = Verb(parsed.request->command);
+        if (parsed.request->name) name = parsed.request->name->str();
+        else if (parsed.request->command == protocol::Command::kList) name = parsed.request->prefix;
+      }
       keep_going = co_await Handle(std::move(parsed));
     }
-    context_.metrics.Record(service::Door::kNative, command, reply_status_,
-                            std::chrono::steady_clock::now() - started);
+    auto finished = std::chrono::steady_clock::now();
+    context_.metrics.Record(service::Door::kNative, command, reply_status_, finished - started);
+    if (AccessLogOn()) {
+      LogAccess({.time = std::chrono::system_clock::now(),
+                 .client = peer_,
+                 .door = "native",
+                 .command = verb,
+                 .name = name,
+                 .status = reply_status_,
+                 .bytes_sent = stream_.bytes_sent() - sent_before,
+                 .bytes_received = stream_.bytes_received() - received_before,
+                 .duration = finished - started,
+                 .cache = access_cache_});
+    }
     handle_.busy = false;
     if (!keep_going || context_.stopping.load()) break;
   }
@@ -139,7 +179,7 @@ asio::awaitable<void> Connection::Run() {
 asio::awaitable<bool> Connection::Write(std::string bytes) {
   stream_.Enter(Stream::Phase::kBody);
   auto [error, written] = co_await asio::async_write(stream_, asio::buffer(bytes), kNoThrow);
-  stream_.Progress(written);
+  stream_.Sent(written);
   co_return !error;
 }
 
@@ -149,12 +189,13 @@ asio::awaitable<std::size_t> Connection::ReadBody(std::span<char> out, error_cod
     std::size_t taken = std::min(buffered.size(), out.size());
     std::memcpy(out.data(), buffered.data(), taken);
     reader_.Consume(taken);
+    stream_.Received(taken);
     co_return taken;
   }
   stream_.Enter(Stream::Phase::kBody);
   auto [read_error, received] =
       co_await stream_.async_read_some(asio::buffer(out.data(), out.size()), kNoThrow);
-  stream_.Progress(received);
+  stream_.Received(received);
   error = read_error;
   co_return received;
 }
@@ -273,6 +314,7 @@ asio::awaitable<bool> Connection::HandleGet(const protocol::Request& request) {
     return context_.service.Get(*request.name, request.offset, request.length);
   });
   if (!download.ok()) co_return co_await Reply(download.status());
+  access_cache_ = download->cache_hit ? "hit" : "miss";
   spdlog::debug("{} GET {} {}+{} from {}", peer_, request.name->str(), download->offset,
                 download->head.length, download->from_cache ? "cache" : "data");
   if (!co_await Write(protocol::EncodeGetHead(download->head))) co_return false;
@@ -290,9 +332,10 @@ asio::awaitable<bool> Connection::SendHot(const service::HotFile& hot, const pro
       asio::buffer(length == size ? hot.get_head : ranged),
       asio::buffer(hot.bytes.data() + request.offset, static_cast<std::size_t>(length))};
   context_.service.RecordHotGet(hot, length);
+  access_cache_ = "memory";
   stream_.Enter(Stream::Phase::kBody);
   auto [error, written] = co_await asio::async_write(stream_, reply, kNoThrow);
-  stream_.Progress(written);
+  stream_.Sent(written);
   if (error) co_return false;
   context_.metrics.AddBytes(service::Door::kNative, 0, length);
   co_return true;

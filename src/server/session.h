@@ -9,6 +9,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <list>
+#include <memory>
 
 #include "auth/auth.h"
 #include "server/limits.h"
@@ -26,9 +27,10 @@ struct SessionContext {
   service::RequestMetrics& metrics;
   boost::asio::thread_pool& blocking_pool;
   std::atomic<bool>& stopping;
-  const auth::AuthFile* auth;         // null: no authentication (everyone may do everything)
-  auth::FailureLimiter& failures;     // failed authentications per client address
-  boost::asio::ssl::context* tls;     // null: plain TCP
+  // The settings a reload may change, as they were when the connection began.
+  std::shared_ptr<const auth::AuthFile> auth;  // null: no authentication (everyone may do everything)
+  auth::FailureLimiter& failures;              // failed authentications per client address
+  std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain TCP
   StreamLimits limits;
 };
 

@@ -51,8 +51,18 @@ class Stream {
   executor_type get_executor() { return socket_.get_executor(); }
 
   void Enter(Phase phase);
-  // Bytes moved during a body, for the min_rate check.
-  void Progress(std::uint64_t bytes) { window_bytes_ += bytes; }
+  // Bytes moved (for the min_rate check during a body, and the access log's counts).
+  void Sent(std::uint64_t bytes) {
+    window_bytes_ += bytes;
+    bytes_sent_ += bytes;
+  }
+  void Received(std::uint64_t bytes) {
+    window_bytes_ += bytes;
+    bytes_received_ += bytes;
+  }
+  // Totals since the connection began.
+  std::uint64_t bytes_sent() const { return bytes_sent_; }
+  std::uint64_t bytes_received() const { return bytes_received_; }
   // Why a deadline cut the stream ("idle", "request too slow", "body too slow", ...), or null.
   const char* timed_out() const { return timed_out_; }
   // Sends TLS's close_notify (bounded by a short deadline), then closes the socket (with a
@@ -96,6 +106,8 @@ class Stream {
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   bool waiting_ = false;  // the timer has a wait in progress
   std::uint64_t window_bytes_ = 0;
+  std::uint64_t bytes_sent_ = 0;
+  std::uint64_t bytes_received_ = 0;
   std::optional<std::uint64_t> moved_mark_;  // TcpBytesMoved when the rate window began
   const char* timed_out_ = nullptr;
 };

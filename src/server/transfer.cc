@@ -31,7 +31,7 @@ asio::awaitable<bool> SendFileRange(Stream& stream, int fd, std::uint64_t offset
     ssize_t sent = ::sendfile(socket.native_handle(), fd, &position, want);
     if (sent > 0) {
       length -= static_cast<std::uint64_t>(sent);
-      stream.Progress(static_cast<std::uint64_t>(sent));
+      stream.Sent(static_cast<std::uint64_t>(sent));
     } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       auto [error] = co_await socket.async_wait(tcp::socket::wait_write, kNoThrow);
       if (error) co_return false;
@@ -60,7 +60,7 @@ asio::awaitable<bool> SendCopied(Stream& stream, ReadAt read, std::uint64_t offs
     if (!got.ok() || *got == 0) co_return false;
     auto [error, written] = co_await asio::async_write(stream, asio::buffer(buffer.data(), *got), kNoThrow);
     if (error) co_return false;
-    stream.Progress(*got);
+    stream.Sent(*got);
     offset += *got;
     length -= *got;
   }

@@ -68,6 +68,7 @@ Result<protocol::PutDone> Upload::Commit() {
 FileService::FileService(store::Store& data, cache::Cache* cache, BackgroundRunner background,
                          ServiceOptions options)
     : data_(data), cache_(cache), background_(std::move(background)), options_(options),
+      max_upload_(options.max_upload), read_only_(options.read_only),
       hot_(options.hot_max_bytes, options.hot_max_object, options.hot_validity) {}
 
 Result<std::vector<protocol::FileEntry>> FileService::List(std::string_view prefix) {
@@ -233,11 +234,12 @@ Result<std::unique_ptr<Upload>> FileService::Put(const ObjectName& name,
                                                  std::optional<std::uint64_t> size,
                                                  std::optional<Checksum> expected,
                                                  bool resumable) {
-  if (options_.read_only) return Status::Forbidden("the server is read-only");
+  if (read_only_.load(std::memory_order_relaxed)) return Status::Forbidden("the server is read-only");
   if (resumable && (!size || !expected)) {
     return Status::BadRequest("a resumable PUT needs a size and a checksum");
   }
-  std::uint64_t limit = options_.max_upload == 0 ? UINT64_MAX : options_.max_upload;
+  std::uint64_t limit = max_upload_.load(std::memory_order_relaxed);
+  if (limit == 0) limit = UINT64_MAX;
   if (size && *size > limit) {
     return Status::TooLarge(
         fmt::format("{} bytes is more than the upload limit of {} bytes", *size, limit));
@@ -302,8 +304,13 @@ std::vector<protocol::StatValue> FileService::Stats() {
   return stats;
 }
 
+void FileService::SetLimits(std::uint64_t max_upload, bool read_only) {
+  max_upload_.store(max_upload, std::memory_order_relaxed);
+  read_only_.store(read_only, std::memory_order_relaxed);
+}
+
 Status FileService::Delete(const ObjectName& name) {
-  if (options_.read_only) return Status::Forbidden("the server is read-only");
+  if (read_only_.load(std::memory_order_relaxed)) return Status::Forbidden("the server is read-only");
   Status removed = data_.Remove(name);
   hot_.Forget(name.str());
   if (cache_ != nullptr && (removed.ok() || removed.code() == Code::kNotFound)) {

@@ -89,8 +89,8 @@ class Upload {
 
 struct ServiceOptions {
   sim::TraceWriter* trace = nullptr;  // if set, records every GET for ferry-sim
-  std::uint64_t max_upload = 0;       // a PUT above it gets 413; 0: no limit
-  bool read_only = false;             // PUT and DEL get 403
+  std::uint64_t max_upload = 0;       // a PUT above it gets 413; 0: no limit (SetLimits)
+  bool read_only = false;             // PUT and DEL get 403 (SetLimits)
   // HotFiles (hot_files.h): whole files of at most hot_max_object bytes kept in memory, up to
   // hot_max_bytes in all (0: none), each trusted for hot_validity.
   std::uint64_t hot_max_bytes = 0;
@@ -129,6 +129,8 @@ class FileService {
   Result<std::unique_ptr<Upload>> Put(const ObjectName& name, std::optional<std::uint64_t> size,
                                       std::optional<Checksum> expected, bool resumable = false);
   Status Delete(const ObjectName& name);
+  // Changes max_upload and read_only (a reload); requests that began keep the old ones.
+  void SetLimits(std::uint64_t max_upload, bool read_only);
   // STATS: the cache's counters (all zero without a cache), in a stable order.
   std::vector<protocol::StatValue> Stats();
 
@@ -150,6 +152,8 @@ class FileService {
   cache::Cache* cache_;
   BackgroundRunner background_;
   ServiceOptions options_;
+  std::atomic<std::uint64_t> max_upload_;
+  std::atomic<bool> read_only_;
   HotFiles hot_;
   std::atomic<std::uint64_t> hot_hits_{0};
 };
