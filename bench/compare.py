@@ -189,7 +189,8 @@ class Bench:
             self.ferryd, "--listen", f"127.0.0.1:{native}", "--http-listen", f"127.0.0.1:{http}",
             "--data", os.path.join(self.work, data), "--cache", os.path.join(self.work, cache),
             "--log-level", "warn", "--max-connections-per-ip", "0", "--max-connections", "30000",
-            *extra])
+            # As nginx runs here (access_log off): a line per request is a write(2) per request.
+            "--access-log", "off", *extra])
         wait_listen(native, proc)
         wait_listen(http, proc)
         return proc, native, http
