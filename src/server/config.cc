@@ -420,8 +420,8 @@ std::string RenderConfigManPage() {
       "(binary multiples), durations as \"90s\", \"30m\", \"24h\" or \"7d\", switches as true or "
       "false, counts as integers.\n"
       "A flag given on the command line wins over the file.\n"
-      "An unknown key or a bad value is an error that names the file, the line and the key: "
-      "ferryd does not start, and a reload keeps the configuration it has.\n"
+      "An unknown key or a bad value is an error that names the file and the key (and the line "
+      "of a bad value): ferryd does not start, and a reload keeps the configuration it has.\n"
       ".SH KEYS\n",
       FERRY_VERSION);
   for (const Option& option : kOptions) {

@@ -1,10 +1,12 @@
 #include "server/logging.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -30,14 +32,21 @@ class LogFile {
     }
     return std::make_shared<LogFile>(fd, path);
   }
-  LogFile(int fd, std::filesystem::path path) : fd_(fd), path_(std::move(path)) {}
+  LogFile(int fd, std::filesystem::path path)
+      : fd_(fd), path_(std::move(path)), journal_(IsJournalStream(fd)) {}
   ~LogFile() {
     if (fd_ != STDERR_FILENO) ::close(fd_);
   }
   LogFile(const LogFile&) = delete;
   LogFile& operator=(const LogFile&) = delete;
 
-  void Write(std::string_view line) const {
+  // `priority`: syslog's (3 error ... 7 debug), for journald, which reads a "<N>" prefix.
+  void Write(std::string_view line, int priority) const {
+    std::string prefixed;
+    if (journal_) {
+      prefixed = fmt::format("<{}>{}", priority, line);
+      line = prefixed;
+    }
     while (!line.empty()) {
       ssize_t written = ::write(fd_, line.data(), line.size());
       if (written < 0 && errno == EINTR) continue;
@@ -48,9 +57,29 @@ class LogFile {
   const std::filesystem::path& path() const { return path_; }
 
  private:
+  // Whether `fd` is the stream systemd connected to journald (JOURNAL_STREAM names its device
+  // and inode), so levels can reach `journalctl -p`.
+  static bool IsJournalStream(int fd) {
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    struct stat status {};
+    if (stream == nullptr || ::fstat(fd, &status) != 0) return false;
+    return fmt::format("{}:{}", status.st_dev, status.st_ino) == stream;
+  }
+
   const int fd_;
   const std::filesystem::path path_;
+  const bool journal_;
 };
+
+int SyslogPriority(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::critical: return 2;
+    case spdlog::level::err: return 3;
+    case spdlog::level::warn: return 4;
+    case spdlog::level::info: return 6;
+    default: return 7;
+  }
+}
 
 // Where everything goes. Swapped whole (under the mutex) by ConfigureLogging and
 // ReopenLogFiles; a writer copies the pointers it needs under the lock and writes outside it.
@@ -102,7 +131,7 @@ class ServerLogSink : public spdlog::sinks::base_sink<spdlog::details::null_mute
       }
       line += '\n';
     }
-    now.main->Write(line);
+    now.main->Write(line, SyslogPriority(message.level));
   }
   void flush_() override {}
 };
@@ -293,7 +322,7 @@ bool AccessLogOn() { return access_on.load(std::memory_order_relaxed); }
 void LogAccess(const AccessRecord& record) {
   if (!AccessLogOn()) return;
   Outputs now = CurrentOutputs();
-  if (now.access) now.access->Write(FormatAccess(record, now.format));
+  if (now.access) now.access->Write(FormatAccess(record, now.format), 6);
 }
 
 }  // namespace ferry::server
