@@ -6,7 +6,7 @@ LISTEN ?= 127.0.0.1:7878
 HTTP_LISTEN ?= 127.0.0.1:7879
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test test-s3 test-asan test-tsan test-browser torture fuzz bench clean
+.PHONY: all deps build run test test-s3 test-asan test-tsan test-browser torture fuzz bench package clean
 all: build
 
 deps:
@@ -60,6 +60,11 @@ fuzz:
 # Micro-benchmarks (bench/micro). The side-by-side comparison with nginx is bench/compare.sh.
 bench: build
 	@for b in parse_bench checksum_bench policy_bench; do build/$(PRESET)/bin/$$b; done
+
+# The Debian package, build/$(PRESET)/ferry_VERSION_ARCH.deb (cmake/Packaging.cmake); the
+# package test (ctest -L package) builds one and installs it into a throwaway root.
+package: build
+	@cd build/$(PRESET) && cpack -G DEB
 
 clean:
 	rm -rf build
