@@ -1,6 +1,7 @@
 // Running ferryd as a service (docs/operations.md): the access log, log files reopened for
 // logrotate, SIGHUP reloads under load, and systemd's readiness protocol.
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -136,6 +137,43 @@ TEST(AccessLog, Sigusr1ReopensFilesLogrotateRenamed) {
   EXPECT_NE(ReadFile(dir / "access.log.1").find("/healthz"), std::string::npos);
   EXPECT_NE(ReadFile(log).find("log files reopened"), std::string::npos) << ReadFile(log);
   EXPECT_NE(ReadFile(dir / "ferryd.log.1").find("listening on"), std::string::npos);
+}
+
+// The shipped logrotate snippet (deploy/logrotate/ferry), run by the real logrotate on a copy
+// pointed at a test folder: its user lines become this process's, its postrotate signals this
+// ferryd instead of the systemd unit.
+TEST(AccessLog, TheShippedLogrotateSnippetRotatesAndFerrydReopens) {
+  if (RunProgram({"sh", "-c", "command -v logrotate"}, 10s).exit_code != 0) {
+    GTEST_SKIP() << "logrotate is not installed (scripts/install-deps.sh installs it)";
+  }
+  TempDir dir;
+  fs::path access = dir / "access.log";
+  Ferryd server({"--access-log", access.string()});
+  ASSERT_EQ(Curl({server.url("/files/before-rotate")}), 404);
+  ASSERT_TRUE(Eventually([&] { return ReadFile(access).find("before-rotate") != std::string::npos; }));
+
+  std::string snippet = ReadFile(FERRY_SOURCE_DIR "/deploy/logrotate/ferry");
+  auto replace = [&](std::string_view from, const std::string& to) {
+    std::size_t at = snippet.find(from);
+    ASSERT_NE(at, std::string::npos) << "the snippet no longer has '" << from << "'";
+    snippet.replace(at, from.size(), to);
+  };
+  replace("/var/log/ferry/*.log", (dir / "*.log").string());
+  replace("su ferry ferry", "su root root");
+  replace("create 0640 ferry ferry", "create 0640");
+  replace("systemctl kill --kill-whom=main --signal=USR1 ferryd.service",
+          "kill -USR1 " + std::to_string(server.pid()));
+  fs::path config = dir / "logrotate.conf";
+  WriteFile(config, snippet);
+  ::chmod(dir.path().c_str(), 0755);  // logrotate refuses a folder others may write
+  RunResult rotated =
+      RunProgram({"logrotate", "--force", "--state", (dir / "state").string(), config.string()}, 60s);
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.out << rotated.err;
+  ASSERT_TRUE(fs::exists(dir / "access.log.1")) << rotated.err;  // delaycompress: not yet .gz
+  EXPECT_NE(ReadFile(dir / "access.log.1").find("before-rotate"), std::string::npos);
+  ASSERT_EQ(Curl({server.url("/files/after-rotate")}), 404);
+  ASSERT_TRUE(Eventually([&] { return ReadFile(access).find("after-rotate") != std::string::npos; }));
+  EXPECT_EQ(ReadFile(dir / "access.log.1").find("after-rotate"), std::string::npos);
 }
 
 // The reload tests: ferryd with a --config file the test rewrites between SIGHUPs.
