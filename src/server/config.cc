@@ -342,6 +342,17 @@ void ApplyLiveOptions(const Config& from, Config& to) {
   }
 }
 
+Result<Config> ReloadedConfig(const Config& running, const Config& loaded) {
+  Config effective = running;
+  ApplyLiveOptions(loaded, effective);
+  // Checked as it will run: a file that moves `listen` to loopback and drops the auth file
+  // must not leave the running public address without authentication.
+  if (Status valid = ValidateConfig(effective); !valid.ok()) {
+    return Status::BadRequest(fmt::format("with the running addresses and stores: {}", valid.message()));
+  }
+  return effective;
+}
+
 namespace {
 
 // A TOML basic string.

@@ -117,6 +117,8 @@ struct ConfigChanges {
 ConfigChanges CompareConfigs(const Config& before, const Config& after);
 // Copies the options a reload applies from `from` into `to`.
 void ApplyLiveOptions(const Config& from, Config& to);
+// What a reload runs with: `running` with the live options of `loaded`, validated as a whole.
+Result<Config> ReloadedConfig(const Config& running, const Config& loaded);
 
 // The configuration as a commented TOML file: every key with its help; those that differ from
 // the defaults set, the others commented out at their defaults. Parses back to `config`.

@@ -154,5 +154,28 @@ TEST(Config, ManPageListsEveryKey) {
   }
 }
 
+TEST(Config, AReloadIsValidatedWithTheRunningAddresses) {
+  Config running;
+  running.listen = "0.0.0.0:7878";
+  running.auth_file = "/etc/ferry/auth.toml";
+  ASSERT_TRUE(ValidateConfig(running).ok());
+  // The file moves listen to loopback (a restart-only change) and drops the auth file (a live
+  // one): valid by itself, but it would leave 0.0.0.0 without authentication.
+  Config loaded;
+  loaded.listen = "127.0.0.1:7878";
+  ASSERT_TRUE(ValidateConfig(loaded).ok());
+  Result<Config> reloaded = ReloadedConfig(running, loaded);
+  ASSERT_FALSE(reloaded.ok());
+  EXPECT_NE(reloaded.status().message().find("--auth-file"), std::string::npos)
+      << reloaded.status().message();
+  loaded.auth_file = "/etc/ferry/other.toml";
+  loaded.max_upload = 5;
+  reloaded = ReloadedConfig(running, loaded);
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status().message();
+  EXPECT_EQ(reloaded->listen, "0.0.0.0:7878");  // the running address stays
+  EXPECT_EQ(reloaded->auth_file, "/etc/ferry/other.toml");
+  EXPECT_EQ(reloaded->max_upload, 5u);
+}
+
 }  // namespace
 }  // namespace ferry::server

@@ -174,7 +174,8 @@ asio::awaitable<void> HttpConnection::Run() {
       response.keep_alive(false);
       response.prepare_payload();
       stream_.Enter(Stream::Phase::kBody);
-      co_await bhttp::async_write(stream_, response, kNoThrow);
+      auto written = co_await bhttp::async_write(stream_, response, kNoThrow);
+      stream_.Sent(std::get<1>(written));
       outcome.status = static_cast<int>(response.result_int());
       outcome.keep_alive = false;
       outcome.linger = true;
@@ -508,6 +509,7 @@ asio::awaitable<void> HttpConnection::HandlePut(RequestParser& parser, const Obj
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     stream_.Enter(Stream::Phase::kBody);
     auto [error, written] = co_await asio::async_write(stream_, asio::buffer(kContinue), kNoThrow);
+    stream_.Sent(written);
     if (error) {
       outcome.status = kClientGone;
       outcome.keep_alive = false;

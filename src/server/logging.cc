@@ -89,6 +89,9 @@ struct Outputs {
   LogFormat format = LogFormat::kText;
 };
 
+// Lock order: configure_mutex, then outputs_mutex. configure_mutex makes each reconfiguration
+// or reopen (read, open files, swap) one step, so a reopen cannot undo a reload's settings.
+std::mutex configure_mutex;
 std::mutex outputs_mutex;
 Outputs outputs;  // GUARDED_BY(outputs_mutex)
 std::atomic<bool> access_on{false};
@@ -124,11 +127,7 @@ class ServerLogSink : public spdlog::sinks::base_sink<spdlog::details::null_mute
       line.append(level.data(), level.size());
       line += ' ';
       // The server's own messages may quote a client's words: no control byte gets through.
-      for (char c : text) {
-        auto byte = static_cast<unsigned char>(c);
-        if (byte < 0x20 || byte == 0x7f) line += fmt::format("\\x{:02x}", byte);
-        else line += c;
-      }
+      AppendEscaped(line, text, /*quotes=*/false);
       line += '\n';
     }
     now.main->Write(line, SyslogPriority(message.level));
@@ -201,7 +200,9 @@ void AppendJsonEscaped(std::string& out, std::string_view text) {
   }
 }
 
-void AppendTextEscaped(std::string& out, std::string_view text) {
+void AppendTextEscaped(std::string& out, std::string_view text) { AppendEscaped(out, text, true); }
+
+void AppendEscaped(std::string& out, std::string_view text, bool quotes) {
   for (std::size_t i = 0; i < text.size();) {
     char32_t code_point = 0;
     std::size_t length = Utf8SequenceLength(text, i, code_point);
@@ -218,8 +219,8 @@ void AppendTextEscaped(std::string& out, std::string_view text) {
       i += std::max<std::size_t>(length, 1);
       continue;
     }
-    if (code_point == '"') out += "\\\"";
-    else if (code_point == '\\') out += "\\\\";
+    if (quotes && code_point == '"') out += "\\\"";
+    else if (quotes && code_point == '\\') out += "\\\\";
     else out.append(text.substr(i, length));
     i += length;
   }
@@ -264,6 +265,7 @@ std::string FormatAccess(const AccessRecord& record, LogFormat format) {
 }
 
 Status ConfigureLogging(const LogSettings& settings) {
+  std::lock_guard configuring(configure_mutex);
   Outputs next;
   next.format = settings.format;
   Outputs current = CurrentOutputs();
@@ -299,6 +301,7 @@ Status ConfigureLogging(const LogSettings& settings) {
 }
 
 Status ReopenLogFiles() {
+  std::lock_guard configuring(configure_mutex);
   Outputs current = CurrentOutputs();
   // Opened anew: no reuse of the descriptors, which may point at renamed files.
   Outputs next = current;
@@ -314,6 +317,7 @@ Status ReopenLogFiles() {
   }
   std::lock_guard lock(outputs_mutex);
   outputs = std::move(next);
+  access_on.store(outputs.access != nullptr, std::memory_order_relaxed);
   return Status::Ok();
 }
 

@@ -63,5 +63,7 @@ void AppendJsonEscaped(std::string& out, std::string_view text);
 // Appends `text` for a text log inside double quotes: \" \\ \n \r \t, and \xNN for every
 // other control byte and every byte that is not part of valid UTF-8.
 void AppendTextEscaped(std::string& out, std::string_view text);
+// The same, with `quotes` false: " and \ stay as they are (the server log's messages).
+void AppendEscaped(std::string& out, std::string_view text, bool quotes);
 
 }  // namespace ferry::server

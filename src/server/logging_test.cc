@@ -37,6 +37,12 @@ TEST(Logging, TextEscapesEveryControlByteAndBrokenSequence) {
   EXPECT_EQ(Text("\xff" "caf\xc3\xa9"), "\\xff" "caf\xc3\xa9");
 }
 
+TEST(Logging, ServerMessagesKeepQuotesButNoControlBytes) {
+  std::string out;
+  AppendEscaped(out, "GET '/a\"b\\c' \x1b\xc2\x9b\x9b", /*quotes=*/false);
+  EXPECT_EQ(out, "GET '/a\"b\\c' \\x1b\\xc2\\x9b\\x9b");
+}
+
 TEST(Logging, AccessLinesAreOneLineAndTheJsonParsesBack) {
   AccessRecord record{.time = std::chrono::system_clock::time_point(std::chrono::seconds(1'764'763'200)),
                       .client = "127.0.0.1:40000",

@@ -215,8 +215,11 @@ struct Server::Impl {
     std::lock_guard lock(live_mutex);
     return live;
   }
-  // SIGHUP: reads the configuration again and applies what can change live. Blocking.
+  // SIGHUP: reads the configuration again and applies what can change live; tells systemd.
+  // Blocking.
   void Reload();
+  // The work of Reload: returns systemd's new STATUS.
+  std::string ApplyReload();
   asio::awaitable<void> ExpirePartials();
   void ForEachSession(bool idle_only);
 };
@@ -298,33 +301,51 @@ void Server::Impl::Reload() {
   std::lock_guard lock(reload_mutex);
   if (stopping.load()) return;
   Notify(fmt::format("RELOADING=1\nSTATUS=reloading {}", source.file.string()));
-  auto done = [](std::string status) { Notify("READY=1\nSTATUS=" + status); };
+  std::string outcome;
+  try {
+    outcome = ApplyReload();
+  } catch (const std::exception& error) {
+    outcome = fmt::format("reload failed: {}", error.what());
+    spdlog::error("{}", outcome);
+  }
+  Notify("READY=1\nSTATUS=" + outcome);
+}
+
+std::string Server::Impl::ApplyReload() {
+  // Everything that can fail comes first; only then is anything swapped in.
   Result<Config> loaded = LoadConfig(source);
+  Result<Config> effective = loaded.ok() ? ReloadedConfig(running, *loaded) : loaded;
   Result<std::shared_ptr<const LiveSettings>> settings =
-      loaded.ok() ? MakeLiveSettings(*loaded) : Result<std::shared_ptr<const LiveSettings>>(loaded.status());
-  Status logs = settings.ok() ? ConfigureLogging(LogSettingsFor(*loaded)) : settings.status();
+      effective.ok() ? MakeLiveSettings(*effective)
+                     : Result<std::shared_ptr<const LiveSettings>>(effective.status());
+  Status logs = settings.ok() ? ConfigureLogging(LogSettingsFor(*effective)) : settings.status();
   if (!logs.ok()) {
     spdlog::error("reload refused, the running configuration stays: {}", logs.message());
-    return done("reload refused: " + logs.message());
+    return "reload refused: " + logs.message();
   }
   ConfigChanges changes = CompareConfigs(running, *loaded);
   {
     std::lock_guard live_lock(live_mutex);
     live = std::move(*settings);
   }
-  connections->SetLimits(loaded->max_connections, loaded->max_connections_per_ip);
-  service->SetLimits(loaded->max_upload, loaded->read_only);
-  if (cache) cache->Resize(loaded->cache_max_bytes, loaded->cache_max_object);
-  ApplyLiveOptions(*loaded, running);
+  connections->SetLimits(effective->max_connections, effective->max_connections_per_ip);
+  service->SetLimits(effective->max_upload, effective->read_only);
+  if (cache) cache->Resize(effective->cache_max_bytes, effective->cache_max_object);
+  running = std::move(*effective);
   if (!changes.restart.empty()) {
     spdlog::warn("reload: {} changed and needs a restart; the running value stays",
                  fmt::join(changes.restart, ", "));
   }
-  spdlog::info("reloaded {}: {} (new connections get the new settings)",
+  // The files are read again even when their names did not change (a renewed certificate).
+  std::vector<std::string> reread;
+  if (!running.auth_file.empty()) reread.push_back(running.auth_file.string());
+  if (!running.tls_cert.empty()) reread.push_back(running.tls_cert.string());
+  spdlog::info("reloaded {}: {}{} (new connections get the new settings)",
                source.file.empty() ? "the command line" : source.file.string(),
                changes.live.empty() ? std::string("nothing live changed")
-                                    : fmt::format("applied {}", fmt::join(changes.live, ", ")));
-  done("serving");
+                                    : fmt::format("applied {}", fmt::join(changes.live, ", ")),
+               reread.empty() ? std::string() : fmt::format("; read {} again", fmt::join(reread, ", ")));
+  return "serving";
 }
 
 Result<std::string> Server::Impl::Listen(Door door, const std::string& address) {
@@ -515,6 +536,10 @@ Server::~Server() = default;
 int Server::Run() {
   Impl& impl = *impl_;
   std::signal(SIGPIPE, SIG_IGN);  // a vanished client is an error code, not a signal
+  // Until the signal set below takes them (after the stores open, which may take minutes for
+  // a large cache index), a reload or logrotate's reopen must not kill the server.
+  std::signal(SIGHUP, SIG_IGN);
+  std::signal(SIGUSR1, SIG_IGN);
   if (Status s = impl.SetUpSecurity(); !s.ok()) {
     spdlog::critical("{}", s.message());
     return 1;

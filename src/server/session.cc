@@ -27,6 +27,10 @@ using asio::ip::tcp;
 using boost::system::error_code;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
+// What the metrics and the access log say of a request whose client went away mid-body (as
+// the HTTP door and nginx's 499).
+constexpr int kClientGone = 499;
+
 // A listing is written in pieces of about this size.
 constexpr std::size_t kListingFlushBytes = 64 * 1024;
 
@@ -375,6 +379,7 @@ asio::awaitable<bool> Connection::HandlePut(const protocol::Request& request) {
       spdlog::info("{} PUT {}: connection lost after {} bytes; nothing stored{}", peer_,
                    request.name->str(), (*upload)->received(),
                    request.resume ? " (kept to resume)" : "");
+      reply_status_ = kClientGone;
       co_return false;
     }
     Status appended = co_await Offload(context_.blocking_pool, [&] {
