@@ -106,11 +106,11 @@ configure_file(deploy/systemd/ferryd.service.in ${CMAKE_BINARY_DIR}/systemd/ferr
 string(CONFIGURE [[
   set(_prefix "${CMAKE_INSTALL_PREFIX}")
   string(REGEX REPLACE "/+$" "" _prefix "${_prefix}")
-  foreach(_dir IN ITEMS BINDIR SBINDIR LIBDIR DATADIR DOCDIR MANDIR SYSCONFDIR LOCALSTATEDIR RUNSTATEDIR)
+  foreach(_dir IN ITEMS BINDIR SYSCONFDIR)  # the folders the unit and the files below name
     set(_rel "${_ferry_${_dir}}")
     if(IS_ABSOLUTE "${_rel}")
       set(CMAKE_INSTALL_FULL_${_dir} "${_rel}")
-    elseif(_prefix MATCHES "^(/usr)?$" AND _dir MATCHES "^(SYSCONFDIR|LOCALSTATEDIR|RUNSTATEDIR)$")
+    elseif(_prefix MATCHES "^(/usr)?$" AND _dir STREQUAL "SYSCONFDIR")
       set(CMAKE_INSTALL_FULL_${_dir} "/${_rel}")
     else()
       set(CMAKE_INSTALL_FULL_${_dir} "${_prefix}/${_rel}")
@@ -133,7 +133,7 @@ string(CONFIGURE [[
        RENAME ferry FILES "@PROJECT_SOURCE_DIR@/deploy/logrotate/ferry")
 ]] _ferry_install_etc @ONLY)
 set(_ferry_dirs "set(_ferry_prefix_given \"\${CMAKE_INSTALL_PREFIX}\")\n")
-foreach(_dir IN ITEMS BINDIR SBINDIR LIBDIR DATADIR DOCDIR MANDIR SYSCONFDIR LOCALSTATEDIR RUNSTATEDIR)
+foreach(_dir IN ITEMS BINDIR SYSCONFDIR)
   string(APPEND _ferry_dirs "set(_ferry_${_dir} \"${CMAKE_INSTALL_${_dir}}\")\n")
 endforeach()
 install(CODE "${_ferry_dirs}${_ferry_install_etc}")

@@ -414,4 +414,12 @@ int FreePort() {
   return ntohs(address.sin_port);
 }
 
+std::string HashTokenLine(const std::string& token) {
+  RunResult run = RunProgram({"sh", "-c", "echo \"$1\" | \"$0\" hash-token", FerrydPath(), token},
+                             std::chrono::seconds(30));
+  EXPECT_EQ(run.exit_code, 0) << "ferryd hash-token: " << run.err;
+  EXPECT_TRUE(run.out.starts_with("sha256 = \"")) << run.out;
+  return run.out;
+}
+
 }  // namespace ferry::testing

@@ -133,6 +133,9 @@ class CuttingProxy {
 // A free TCP port of 127.0.0.1, for a program that takes a port number.
 int FreePort();
 
+// The auth file's line for `token` ("sha256 = ..."), as the real `ferryd hash-token` prints it.
+std::string HashTokenLine(const std::string& token);
+
 // Waits up to 10 s for `condition`, checking every 5 ms; false if it never held.
 bool Eventually(const std::function<bool()>& condition);
 

@@ -6,7 +6,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <future>
 #include <sstream>
 
@@ -21,17 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteFile(const fs::path& path, std::string_view text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
@@ -264,14 +252,9 @@ TEST_F(Reload, AppliesLiveOptionsRefusesBadFilesAndNamesRestartOnlyOnes) {
 }
 
 TEST_F(Reload, ReadsNewTokensAndCertificates) {
-  auto hash_line = [](const std::string& token) {
-    RunResult run = RunProgram({"sh", "-c", "echo \"$1\" | \"$0\" hash-token", FerrydPath(), token}, 30s);
-    EXPECT_EQ(run.exit_code, 0) << run.err;
-    return run.out;
-  };
   fs::path auth = dir_ / "auth.toml";
   auto write_auth = [&](const std::string& token) {
-    WriteFile(auth, "anonymous = \"none\"\n[[token]]\n" + hash_line(token) + "role = \"write\"\n");
+    WriteFile(auth, "anonymous = \"none\"\n[[token]]\n" + HashTokenLine(token) + "role = \"write\"\n");
   };
   // Two certificate authorities: the server's certificate is replaced by the second's.
   TempDir first, second;

@@ -83,15 +83,6 @@ constexpr Token kPubAdminToken{"pub-admin-token-adm1n", "admin", "pub/"};
 constexpr Token kTokens[] = {kReadToken, kWriteToken, kAdminToken, kPubToken, kPubAdminToken};
 constexpr const char* kWrongToken = "wrong-token-n0pe";
 
-// The auth file's line for `token`, as the real `ferryd hash-token` prints it.
-std::string HashTokenLine(const std::string& token) {
-  RunResult run =
-      RunProgram({"sh", "-c", "echo \"$1\" | \"$0\" hash-token", FerrydPath(), token}, 30s);
-  EXPECT_EQ(run.exit_code, 0) << "ferryd hash-token: " << run.err;
-  EXPECT_TRUE(run.out.starts_with("sha256 = \"")) << run.out;
-  return run.out;
-}
-
 // Writes an auth file granting every kTokens entry, with `anonymous` ("none" or "read").
 fs::path WriteAuthFile(const TempDir& dir, const std::string& anonymous) {
   static const std::vector<std::string> lines = [] {

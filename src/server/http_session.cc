@@ -23,7 +23,6 @@
 #include "http/semantics.h"
 #include "http/target.h"
 #include "server/session.h"
-#include "server/logging.h"
 #include "server/transfer.h"
 
 namespace ferry::server {
@@ -54,9 +53,6 @@ std::string_view Header(const RequestParser& parser, Field field) {
   if (found == parser.get().end()) return {};
   return {found->value().data(), found->value().size()};
 }
-
-// A client that vanished mid-request is counted as nginx logs it.
-constexpr int kClientGone = 499;
 
 bool ExpectsContinue(const RequestParser& parser) {
   return parser.get().version() >= 11 &&
@@ -156,9 +152,7 @@ asio::awaitable<void> HttpConnection::Run() {
     }
     stream_.Enter(Stream::Phase::kWorking);
     handle_.busy = true;
-    auto started = std::chrono::steady_clock::now();
-    std::uint64_t sent_before = stream_.bytes_sent();
-    std::uint64_t received_before = stream_.bytes_received();
+    RequestStart start = StartRequest(stream_);
     continue_sent_ = false;
     Outcome outcome;
     if (error) {
@@ -189,22 +183,13 @@ asio::awaitable<void> HttpConnection::Run() {
         outcome.linger = true;
       }
     }
-    auto finished = std::chrono::steady_clock::now();
-    context_.metrics.Record(service::Door::kHttp, outcome.command, outcome.status,
-                            finished - started);
-    if (AccessLogOn()) {
-      auto method = error ? std::string_view("-") : std::string_view(parser.get().method_string());
-      LogAccess({.time = std::chrono::system_clock::now(),
-                 .client = peer_,
-                 .door = "http",
-                 .command = method,
-                 .name = outcome.name,
-                 .status = outcome.status,
-                 .bytes_sent = stream_.bytes_sent() - sent_before,
-                 .bytes_received = stream_.bytes_received() - received_before,
-                 .duration = finished - started,
-                 .cache = outcome.cache});
-    }
+    FinishRequest(context_, stream_, start, service::Door::kHttp, outcome.command,
+                  {.client = peer_,
+                   .command = error ? std::string_view("-")
+                                    : std::string_view(parser.get().method_string()),
+                   .name = outcome.name,
+                   .status = outcome.status,
+                   .cache = outcome.cache});
     handle_.busy = false;
     if (!outcome.keep_alive) {
       linger = outcome.linger;

@@ -264,61 +264,55 @@ std::string FormatAccess(const AccessRecord& record, LogFormat format) {
   return line;
 }
 
-Status ConfigureLogging(const LogSettings& settings) {
-  std::lock_guard configuring(configure_mutex);
-  Outputs next;
-  next.format = settings.format;
+namespace {
+
+LogSettings settings_in_force;  // GUARDED_BY(configure_mutex)
+
+// Opens the files `settings` name and swaps them in. `reuse_open`: a file already open at the
+// same path is kept (a reload that changes nothing reopens nothing); else every file is
+// opened anew (after logrotate renamed them). REQUIRES: configure_mutex held.
+Status Install(const LogSettings& settings, bool reuse_open) {
   Outputs current = CurrentOutputs();
-  // Keep a file that is already open (a reload that changes nothing reopens nothing).
-  auto reuse_or_open = [&](const std::filesystem::path& path) -> Result<std::shared_ptr<LogFile>> {
+  auto open = [&](const std::filesystem::path& path) -> Result<std::shared_ptr<LogFile>> {
     for (const auto& file : {current.main, current.access}) {
-      if (file && file->path() == path) return file;
+      if (reuse_open && file && file->path() == path) return file;
     }
     return LogFile::Open(path);
   };
-  Result<std::shared_ptr<LogFile>> main = reuse_or_open(settings.file);
+  Outputs next{.format = settings.format};
+  Result<std::shared_ptr<LogFile>> main = open(settings.file);
   if (!main.ok()) return main.status();
   next.main = *main;
   if (settings.access.empty()) {
     next.access = next.main;
   } else if (settings.access != "off") {
-    Result<std::shared_ptr<LogFile>> access = reuse_or_open(settings.access);
-    if (!access.ok()) return access.status();
-    next.access = *access;
-  }
-  auto level = spdlog::level::from_str(settings.level);
-  {
-    std::lock_guard lock(outputs_mutex);
-    if (!outputs.main) {
-      auto logger = std::make_shared<spdlog::logger>("ferryd", std::make_shared<ServerLogSink>());
-      spdlog::set_default_logger(logger);
-    }
-    outputs = std::move(next);
-    access_on.store(outputs.access != nullptr, std::memory_order_relaxed);
-  }
-  spdlog::set_level(level);
-  return Status::Ok();
-}
-
-Status ReopenLogFiles() {
-  std::lock_guard configuring(configure_mutex);
-  Outputs current = CurrentOutputs();
-  // Opened anew: no reuse of the descriptors, which may point at renamed files.
-  Outputs next = current;
-  Result<std::shared_ptr<LogFile>> main = LogFile::Open(current.main ? current.main->path() : "");
-  if (!main.ok()) return main.status();
-  next.main = *main;
-  if (current.access && current.access == current.main) {
-    next.access = next.main;
-  } else if (current.access) {
-    Result<std::shared_ptr<LogFile>> access = LogFile::Open(current.access->path());
+    Result<std::shared_ptr<LogFile>> access = open(settings.access);
     if (!access.ok()) return access.status();
     next.access = *access;
   }
   std::lock_guard lock(outputs_mutex);
   outputs = std::move(next);
   access_on.store(outputs.access != nullptr, std::memory_order_relaxed);
+  settings_in_force = settings;
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ConfigureLogging(const LogSettings& settings) {
+  std::lock_guard configuring(configure_mutex);
+  bool first = CurrentOutputs().main == nullptr;
+  if (Status installed = Install(settings, /*reuse_open=*/true); !installed.ok()) return installed;
+  if (first) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("ferryd", std::make_shared<ServerLogSink>()));
+  }
+  spdlog::set_level(spdlog::level::from_str(settings.level));
+  return Status::Ok();
+}
+
+Status ReopenLogFiles() {
+  std::lock_guard configuring(configure_mutex);
+  return Install(settings_in_force, /*reuse_open=*/false);
 }
 
 bool AccessLogOn() { return access_on.load(std::memory_order_relaxed); }

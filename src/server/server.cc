@@ -282,7 +282,6 @@ Status Server::Impl::SetUpSecurity() {
   auto settings = MakeLiveSettings(config);
   if (!settings.ok()) return settings.status();
   live = std::move(*settings);
-  running = config;
   if (live->auth) {
     spdlog::info("authentication: {} tokens from {}; anonymous clients may {}",
                  live->auth->tokens.size(), config.auth_file.string(),
@@ -527,6 +526,7 @@ asio::awaitable<void> Server::Impl::WatchControlSignals() {
 Server::Server(Config config, ConfigSource source) : impl_(std::make_unique<Impl>()) {
   impl_->threads = config.threads != 0 ? config.threads
                                        : std::max(1u, std::thread::hardware_concurrency());
+  impl_->running = config;
   impl_->config = std::move(config);
   impl_->source = std::move(source);
 }

@@ -16,7 +16,6 @@
 #include "protocol/line_reader.h"
 #include "protocol/reply.h"
 #include "protocol/request.h"
-#include "server/logging.h"
 #include "server/transfer.h"
 
 namespace ferry::server {
@@ -26,10 +25,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-
-// What the metrics and the access log say of a request whose client went away mid-body (as
-// the HTTP door and nginx's 499).
-constexpr int kClientGone = 499;
 
 // A listing is written in pieces of about this size.
 constexpr std::size_t kListingFlushBytes = 64 * 1024;
@@ -139,9 +134,7 @@ asio::awaitable<void> Connection::Run() {
     }
     stream_.Enter(Stream::Phase::kWorking);
     handle_.busy = true;
-    auto started = std::chrono::steady_clock::now();
-    std::uint64_t sent_before = stream_.bytes_sent();
-    std::uint64_t received_before = stream_.bytes_received();
+    RequestStart start = StartRequest(stream_);
     reply_status_ = 200;
     access_cache_ = "-";
     bool keep_going;
@@ -161,20 +154,9 @@ asio::awaitable<void> Connection::Run() {
       }
       keep_going = co_await Handle(std::move(parsed));
     }
-    auto finished = std::chrono::steady_clock::now();
-    context_.metrics.Record(service::Door::kNative, command, reply_status_, finished - started);
-    if (AccessLogOn()) {
-      LogAccess({.time = std::chrono::system_clock::now(),
-                 .client = peer_,
-                 .door = "native",
-                 .command = verb,
-                 .name = name,
-                 .status = reply_status_,
-                 .bytes_sent = stream_.bytes_sent() - sent_before,
-                 .bytes_received = stream_.bytes_received() - received_before,
-                 .duration = finished - started,
-                 .cache = access_cache_});
-    }
+    FinishRequest(context_, stream_, start, service::Door::kNative, command,
+                  {.client = peer_, .command = verb, .name = name, .status = reply_status_,
+                   .cache = access_cache_});
     handle_.busy = false;
     if (!keep_going || context_.stopping.load()) break;
   }
@@ -400,6 +382,19 @@ asio::awaitable<bool> Connection::HandlePut(const protocol::Request& request) {
 }
 
 }  // namespace
+
+void FinishRequest(const SessionContext& context, const Stream& stream, const RequestStart& start,
+                   service::Door door, service::Command command, AccessRecord line) {
+  auto duration = std::chrono::steady_clock::now() - start.time;
+  context.metrics.Record(door, command, line.status, duration);
+  if (!AccessLogOn()) return;
+  line.time = std::chrono::system_clock::now();
+  line.door = service::DoorName(door);
+  line.duration = duration;
+  line.bytes_sent = stream.bytes_sent() - start.sent;
+  line.bytes_received = stream.bytes_received() - start.received;
+  LogAccess(line);
+}
 
 asio::awaitable<bool> StartSession(const SessionContext& context, Stream& stream,
                                    std::string_view peer) {

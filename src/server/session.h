@@ -13,6 +13,7 @@
 
 #include "auth/auth.h"
 #include "server/limits.h"
+#include "server/logging.h"
 #include "server/stream.h"
 #include "service/file_service.h"
 #include "service/metrics.h"
@@ -81,5 +82,24 @@ boost::asio::awaitable<bool> StartSession(const SessionContext& context, Stream&
 // token (the failure is recorded and logged), or 429 while the address has failed too often.
 Result<auth::Identity> Authenticate(const SessionContext& context, std::string_view token,
                                     const std::string& address, std::string_view peer);
+
+
+// What the metrics and the access log say of a request whose client went away mid-body
+// (nginx's code).
+inline constexpr int kClientGone = 499;
+
+// Where a request began: its time and the connection's byte counts then.
+struct RequestStart {
+  std::chrono::steady_clock::time_point time;
+  std::uint64_t sent;
+  std::uint64_t received;
+};
+inline RequestStart StartRequest(const Stream& stream) {
+  return {std::chrono::steady_clock::now(), stream.bytes_sent(), stream.bytes_received()};
+}
+// Ends a request on either door: counts it in the metrics (by `command` and `line.status`) and
+// writes its access line, `line` with its time, door, duration and bytes filled in here.
+void FinishRequest(const SessionContext& context, const Stream& stream, const RequestStart& start,
+                   service::Door door, service::Command command, AccessRecord line);
 
 }  // namespace ferry::server
